@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import helmet from '@fastify/helmet'
+import fastifyStatic from '@fastify/static'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Logger } from 'pino'
+import { accessTokenPlugin } from './auth/access-token.ts'
+import type { EventBus } from './bus/event-bus.ts'
+import type { Presence } from './bus/presence.ts'
+import type { Database } from './db/database.ts'
+import type { EventLog } from './events/event-log.ts'
+import type { StreamTickets } from './events/stream-tickets.ts'
+import type { HubMetrics } from './metrics.ts'
+import type { DeviceRepository } from './repositories/device-repository.ts'
+import type { TelemetryRepository } from './repositories/telemetry-repository.ts'
+import type { UserRepository } from './repositories/user-repository.ts'
+import { authRoutes } from './routes/auth-routes.ts'
+import { deviceRoutes } from './routes/device-routes.ts'
+import { eventRoutes } from './routes/event-routes.ts'
+import { healthRoutes } from './routes/health-routes.ts'
+import { telemetryRoutes } from './routes/telemetry-routes.ts'
+
+export interface AppDeps {
+  logger: Logger
+  database: Database
+  users: UserRepository
+  devices: DeviceRepository
+  telemetry: TelemetryRepository
+  presence: Presence
+  bus: EventBus
+  eventLog: EventLog
+  tickets: StreamTickets
+  metrics: HubMetrics
+  jwtSecret: string
+  brokerReady: () => boolean
+  mqttUrl: () => string
+  sseStreams: Set<() => void>
+}
+
+const webRoot = fileURLToPath(new URL('../web/dist', import.meta.url))
+
+/** The HTTP side: infrastructure plugins, then the routes. The entry point only listens. */
+export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    requestTimeout: 30_000,
+    forceCloseConnections: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode ?? 500
+    if (err.validation !== undefined) {
+      return reply.code(400).send({ error: { code: 'HUB_ERR_VALIDATION', message: err.message } })
+    }
+    if (status >= 500) {
+      request.log.error({ err }, 'request failed')
+      return reply.code(status).send({ error: { code: 'HUB_ERR_INTERNAL', message: 'Internal error' } })
+    }
+    return reply.code(status).send({ error: { code: err.code ?? 'HUB_ERR_REQUEST', message: err.message } })
+  })
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: { code: 'HUB_ERR_NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` } })
+  })
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        upgradeInsecureRequests: null
+      }
+    }
+  })
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'euicc-hub API', version: '0.1.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
+    }
+  })
+  // The docs page's own inline scripts need a relaxed CSP on /docs only.
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  await app.register(accessTokenPlugin, { secret: deps.jwtSecret })
+
+  await app.register(healthRoutes, { database: deps.database, metrics: deps.metrics, brokerReady: deps.brokerReady })
+  await app.register(authRoutes, { users: deps.users })
+  await app.register(deviceRoutes, { devices: deps.devices, telemetry: deps.telemetry, presence: deps.presence, bus: deps.bus, mqttUrl: deps.mqttUrl })
+  await app.register(telemetryRoutes, { devices: deps.devices, telemetry: deps.telemetry })
+  await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams })
+
+  if (existsSync(webRoot)) {
+    await app.register(fastifyStatic, { root: webRoot, index: ['index.html'], wildcard: false })
+  } else {
+    app.get('/', async (_request, reply) => reply.code(503).type('text/plain').send('The dashboard is not built: run `npm run build:web`.'))
+  }
+  return app
+}

@@ -1,0 +1,6 @@
+export * from './tenants.ts'
+export * from './users.ts'
+export * from './devices.ts'
+export * from './telemetry.ts'
+export * from './quarantine.ts'
+export * from './settings.ts'

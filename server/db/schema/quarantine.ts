@@ -1,0 +1,18 @@
+import { bigserial, customType, index, pgTable, text } from 'drizzle-orm/pg-core'
+import { createdAt } from './columns.ts'
+
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' })
+
+/** Payloads that were acknowledged but could not be used: kept with the reason, never resent forever. */
+export const quarantine = pgTable('quarantine', {
+  id: bigserial({ mode: 'number' }).primaryKey(),
+  deviceId: text(),
+  topic: text().notNull(),
+  payload: bytea().notNull(),
+  reason: text().notNull(),
+  detail: text(),
+  receivedAt: createdAt()
+}, (table) => [index().on(table.deviceId, table.receivedAt)])
+
+export type QuarantineRow = typeof quarantine.$inferSelect
+export type NewQuarantineRow = typeof quarantine.$inferInsert

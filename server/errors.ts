@@ -1,0 +1,13 @@
+import { createError } from '@fastify/error'
+
+/** Every coded error the HTTP API answers with, in one place (`{"error": {"code", "message"}}`). */
+export const errors = {
+  Unauthorized: createError('HUB_ERR_UNAUTHORIZED', 'Authentication required', 401),
+  InvalidCredentials: createError('HUB_ERR_INVALID_CREDENTIALS', 'Invalid email or password', 401),
+  Forbidden: createError('HUB_ERR_FORBIDDEN', 'Not allowed', 403),
+  NotFound: createError('HUB_ERR_NOT_FOUND', '%s not found', 404),
+  Conflict: createError('HUB_ERR_CONFLICT', '%s', 409),
+  BadRequest: createError('HUB_ERR_BAD_REQUEST', '%s', 400),
+  InvalidTicket: createError('HUB_ERR_INVALID_TICKET', 'The event stream ticket is missing, expired or already used', 401),
+  Unavailable: createError('HUB_ERR_UNAVAILABLE', 'Service temporarily unavailable', 503)
+}

@@ -1,0 +1,120 @@
+import { quarantine, telemetry, type NewQuarantineRow, type NewTelemetryRow } from '../db/schema/index.ts'
+import type { Database } from '../db/database.ts'
+
+export interface IngestBatcherOptions {
+  /** Most rows written in one transaction. */
+  maxBatchRows: number
+  /** Global bound on concurrent write transactions: past it, work queues and devices wait for their
+   * PUBACK, which is how a slow database turns into backpressure instead of memory growth. */
+  maxConcurrentWrites: number
+}
+
+export interface IngestBatchObserver {
+  committed (rows: number, quarantined: number, seconds: number): void
+  failed (rows: number, err: Error): void
+}
+
+export interface IngestWork {
+  telemetry: readonly NewTelemetryRow[]
+  quarantine: readonly NewQuarantineRow[]
+}
+
+interface Pending extends IngestWork {
+  resolve (): void
+  reject (err: Error): void
+}
+
+/** Groups the writes of many concurrent publishes into few transactions. `write()` resolves only once
+ * the transaction holding its rows has committed, and rejects if that transaction fails; the caller
+ * acknowledges the device only after it resolves. Inserts are idempotent (ON CONFLICT DO NOTHING on
+ * the telemetry key), so a device's resend after a lost PUBACK is stored once. */
+export class IngestBatcher {
+  private queue: Pending[] = []
+  private queuedRows = 0
+  private inFlight = 0
+  private scheduled = false
+  private closed = false
+  private readonly idle: Array<() => void> = []
+
+  constructor (
+    private readonly database: Database,
+    private readonly options: IngestBatcherOptions,
+    private readonly observer: IngestBatchObserver
+  ) {}
+
+  get queued (): number { return this.queuedRows }
+  get writing (): number { return this.inFlight }
+
+  write (work: IngestWork): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('ingest is closed'))
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ...work, resolve, reject })
+      this.queuedRows += work.telemetry.length + work.quarantine.length
+      this.schedule()
+    })
+  }
+
+  /** Stops taking work and waits until every queued write has committed or failed. */
+  async close (): Promise<void> {
+    this.closed = true
+    if (this.queue.length === 0 && this.inFlight === 0) return
+    await new Promise<void>((resolve) => this.idle.push(resolve))
+  }
+
+  private schedule (): void {
+    if (this.scheduled || this.inFlight >= this.options.maxConcurrentWrites) return
+    this.scheduled = true
+    // Let every publish parsed from the same socket reads join this batch before it is cut.
+    setImmediate(() => {
+      this.scheduled = false
+      while (this.queue.length > 0 && this.inFlight < this.options.maxConcurrentWrites) this.flush()
+      this.notifyIdle()
+    })
+  }
+
+  private takeBatch (): Pending[] {
+    const batch: Pending[] = []
+    let rows = 0
+    while (this.queue.length > 0) {
+      const next = this.queue[0]
+      const size = next.telemetry.length + next.quarantine.length
+      if (batch.length > 0 && rows + size > this.options.maxBatchRows) break
+      batch.push(next)
+      this.queue.shift()
+      rows += size
+    }
+    this.queuedRows -= rows
+    return batch
+  }
+
+  private flush (): void {
+    const batch = this.takeBatch()
+    const telemetryRows = batch.flatMap((p) => p.telemetry)
+    const quarantineRows = batch.flatMap((p) => p.quarantine)
+    const started = process.hrtime.bigint()
+    this.inFlight++
+    this.commit(telemetryRows, quarantineRows).then(() => {
+      this.observer.committed(telemetryRows.length, quarantineRows.length, Number(process.hrtime.bigint() - started) / 1e9)
+      for (const p of batch) p.resolve()
+    }, (err: Error) => {
+      this.observer.failed(telemetryRows.length + quarantineRows.length, err)
+      for (const p of batch) p.reject(err)
+    }).finally(() => {
+      this.inFlight--
+      if (this.queue.length > 0) this.schedule()
+      this.notifyIdle()
+    })
+  }
+
+  private async commit (telemetryRows: NewTelemetryRow[], quarantineRows: NewQuarantineRow[]): Promise<void> {
+    await this.database.db.transaction(async (tx) => {
+      if (telemetryRows.length > 0) await tx.insert(telemetry).values(telemetryRows).onConflictDoNothing()
+      if (quarantineRows.length > 0) await tx.insert(quarantine).values(quarantineRows)
+    })
+  }
+
+  private notifyIdle (): void {
+    if (this.queue.length > 0 || this.inFlight > 0) return
+    for (const resolve of this.idle.splice(0)) resolve()
+  }
+}

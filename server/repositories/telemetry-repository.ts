@@ -1,0 +1,109 @@
+import { and, asc, eq, gte, lte, sql, type SQL } from 'drizzle-orm'
+import type { Database } from '../db/database.ts'
+import { telemetry, type NewTelemetryRow, type TelemetryRow } from '../db/schema/index.ts'
+import { METRIC_KEYS, type TelemetrySample } from '../../protocol/telemetry.ts'
+import { decodeCursor, encodeCursor } from './cursor.ts'
+import { toTextArray } from './device-repository.ts'
+
+/** A sample as the API and the events show it: the device's fields, the time in ISO 8601. */
+export type TelemetryItem = Omit<TelemetrySample, 'ts'> & { ts: string }
+
+const NUMERIC_METRICS = ['rsrp', 'rsrq', 'sinr', 'rssi', 'battery', 'temperature', 'bytesUp', 'bytesDown', 'uptime', 'lat', 'lon'] as const
+
+/** The row a validated sample becomes. */
+export function sampleToRow (deviceId: string, sample: TelemetrySample): NewTelemetryRow {
+  const row: NewTelemetryRow = { deviceId, ts: new Date(sample.ts), seq: sample.seq }
+  for (const key of METRIC_KEYS) {
+    const value = sample[key]
+    if (value !== undefined) (row as Record<string, unknown>)[key] = key === 'cellId' ? Number(value) : value
+  }
+  return row
+}
+
+/** Drops null metrics and renders the time as ISO 8601, as the API and events show a sample. */
+export function rowToItem (row: TelemetryRow | NewTelemetryRow): TelemetryItem {
+  const item: Record<string, unknown> = { ts: (row.ts as Date).toISOString(), seq: row.seq }
+  for (const key of METRIC_KEYS) {
+    const value = row[key]
+    if (value !== null && value !== undefined) item[key] = value
+  }
+  return item as TelemetryItem
+}
+
+/** One aggregation bucket: its start, its sample count, and `<metric>Min/Avg/Max` for each numeric metric. */
+export type TelemetryBucket = { ts: string, count: number } & Record<string, number | string>
+
+export interface TelemetryRangeQuery {
+  from?: Date
+  to?: Date
+  limit: number
+  cursor?: string
+}
+
+/** Read side of the telemetry table (the write side is the ingest batcher). Callers check that the
+ * device belongs to the caller's tenant first. */
+export class TelemetryRepository {
+  constructor (private readonly database: Database) {}
+
+  async range (deviceId: string, query: TelemetryRangeQuery): Promise<{ items: TelemetryItem[], nextCursor: string | null }> {
+    const where: SQL[] = [eq(telemetry.deviceId, deviceId)]
+    if (query.from !== undefined) where.push(gte(telemetry.ts, query.from))
+    if (query.to !== undefined) where.push(lte(telemetry.ts, query.to))
+    if (query.cursor !== undefined) {
+      const [ts, seq] = decodeCursor(query.cursor, 2)
+      where.push(sql`(${telemetry.ts}, ${telemetry.seq}) > (${ts}::timestamptz, ${Number(seq)}::bigint)`)
+    }
+    const rows = await this.database.db.select().from(telemetry).where(and(...where))
+      .orderBy(asc(telemetry.ts), asc(telemetry.seq)).limit(query.limit + 1)
+    const items = rows.slice(0, query.limit).map(rowToItem)
+    const last = items.at(-1)
+    return { items, nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.ts, last.seq]) : null }
+  }
+
+  /** Per-bucket min/avg/max of each numeric metric (`bucketSeconds` wide, aligned on the epoch). */
+  async buckets (deviceId: string, bucketSeconds: number, from: Date, to: Date, limit: number): Promise<TelemetryBucket[]> {
+    const aggregates = NUMERIC_METRICS.map((m) => {
+      const column = sql.identifier(m.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()))
+      return sql`min(${column}) as ${sql.identifier(m + 'Min')}, avg(${column})::float8 as ${sql.identifier(m + 'Avg')}, max(${column}) as ${sql.identifier(m + 'Max')}`
+    })
+    const rows = await this.database.rows<Record<string, unknown>>(sql`
+      select date_bin(${bucketSeconds + ' seconds'}::interval, ts, timestamptz '1970-01-01') as bucket, count(*)::int as count, ${sql.join(aggregates, sql`, `)}
+      from telemetry where device_id = ${deviceId} and ts >= ${from.toISOString()}::timestamptz and ts <= ${to.toISOString()}::timestamptz
+      group by 1 order by 1 limit ${limit}`)
+    return rows.map((row) => {
+      const out: TelemetryBucket = { ts: new Date(row.bucket as string).toISOString(), count: row.count as number }
+      for (const [key, value] of Object.entries(row)) {
+        if (key !== 'bucket' && key !== 'count' && value !== null) out[key] = Number(value)
+      }
+      return out
+    })
+  }
+
+  /** The newest sample of each of `deviceIds` (one index probe per device). */
+  async latestOf (deviceIds: readonly string[]): Promise<Map<string, TelemetryItem>> {
+    const latest = new Map<string, TelemetryItem>()
+    if (deviceIds.length === 0) return latest
+    const rows = await this.database.rows<Record<string, unknown>>(sql`
+      select t.* from unnest(${toTextArray(deviceIds)}) as d(id)
+      cross join lateral (select * from telemetry where device_id = d.id order by ts desc, seq desc limit 1) t`)
+    for (const raw of rows) {
+      const row = fromSnakeRow(raw)
+      latest.set(row.deviceId, rowToItem(row))
+    }
+    return latest
+  }
+}
+
+/** Maps a raw snake_case telemetry row to the drizzle shape (bigint columns arrive as strings). */
+function fromSnakeRow (raw: Record<string, unknown>): TelemetryRow {
+  const row: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(raw)) {
+    const camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+    row[camel] = value
+  }
+  row.ts = new Date(row.ts as string)
+  for (const key of ['seq', 'cellId', 'bytesUp', 'bytesDown', 'uptime'] as const) {
+    if (row[key] !== null && row[key] !== undefined) row[key] = Number(row[key])
+  }
+  return row as TelemetryRow
+}

@@ -1,0 +1,140 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Presence } from '../bus/presence.ts'
+import type { EventBus } from '../bus/event-bus.ts'
+import { errors } from '../errors.ts'
+import type { DeviceRepository, PublicDevice } from '../repositories/device-repository.ts'
+import type { TelemetryItem, TelemetryRepository } from '../repositories/telemetry-repository.ts'
+import { Device, DeviceCreate, DevicePatch, ErrorBody, Limit, Page, type DeviceView } from './schemas.ts'
+
+export interface DeviceRouteDeps {
+  devices: DeviceRepository
+  telemetry: TelemetryRepository
+  presence: Presence
+  bus: EventBus
+  mqttUrl: () => string
+}
+
+const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
+const secured = { security: [{ bearer: [] }] }
+
+/** Device CRUD, scoped to the caller's tenant; another tenant's device answers 404. */
+export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (app, deps) => {
+  const { devices, presence, bus } = deps
+  const writers = app.requireRole('admin', 'operator', 'technician')
+
+  /** The API view of devices: presence from memory/Redis, the newest sample from the database. */
+  async function view (tenantId: string, rows: PublicDevice[]): Promise<DeviceView[]> {
+    const ids = rows.map((d) => d.id)
+    const [online, latest] = await Promise.all([presence.onlineOf(tenantId, ids), deps.telemetry.latestOf(ids)])
+    return rows.map((d) => toView(d, online.has(d.id), latest.get(d.id) ?? null))
+  }
+
+  app.addHook('onRequest', app.authenticate)
+
+  app.post('/api/devices', {
+    onRequest: writers,
+    schema: {
+      tags: ['devices'],
+      ...secured,
+      body: DeviceCreate,
+      response: {
+        201: Type.Object({
+          device: Device,
+          credentials: Type.Object({ clientId: Type.String(), username: Type.String(), password: Type.String(), mqttUrl: Type.String() })
+        }),
+        409: ErrorBody
+      }
+    }
+  }, async (request, reply) => {
+    const { device, secret } = await devices.create(request.user.tid, request.body).catch((err: { code?: string, cause?: { code?: string } }) => {
+      if (err.code === '23505' || err.cause?.code === '23505') throw new errors.Conflict('A device with this EID already exists')
+      throw err
+    })
+    const [body] = await view(request.user.tid, [device])
+    bus.publish({ type: 'device.created', tenantId: request.user.tid, data: { device: body } })
+    reply.code(201)
+    return { device: body, credentials: { clientId: device.id, username: device.id, password: secret, mqttUrl: deps.mqttUrl() } }
+  })
+
+  app.get('/api/devices', {
+    schema: {
+      tags: ['devices'],
+      ...secured,
+      querystring: Type.Object({
+        q: Type.Optional(Type.String({ maxLength: 100 })),
+        status: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline')])),
+        tag: Type.Optional(Type.String({ maxLength: 64 })),
+        limit: Limit(1000, 100),
+        cursor: Type.Optional(Type.String({ maxLength: 512 }))
+      }, { additionalProperties: false }),
+      response: { 200: Page(Device), 400: ErrorBody }
+    }
+  }, async (request) => {
+    const { status, ...query } = request.query
+    const tenantId = request.user.tid
+    let onlyIds: string[] | undefined
+    let exceptIds: string[] | undefined
+    if (status !== undefined) {
+      // Presence lives in memory (or Redis), not in the table: filter by the set of online devices.
+      const online = await presence.onlineIds(tenantId)
+      if (status === 'online') onlyIds = online
+      else exceptIds = online
+    }
+    const page = await devices.list(tenantId, { ...query, onlyIds, exceptIds })
+    return { items: await view(tenantId, page.items), nextCursor: page.nextCursor }
+  })
+
+  app.get('/api/devices/:id', {
+    schema: { tags: ['devices'], ...secured, params: IdParams, response: { 200: Device, 404: ErrorBody } }
+  }, async (request) => {
+    const device = await devices.get(request.user.tid, request.params.id)
+    if (device === null) throw new errors.NotFound('Device')
+    return (await view(request.user.tid, [device]))[0]
+  })
+
+  app.patch('/api/devices/:id', {
+    onRequest: writers,
+    schema: { tags: ['devices'], ...secured, params: IdParams, body: DevicePatch, response: { 200: Device, 404: ErrorBody } }
+  }, async (request) => {
+    const device = await devices.update(request.user.tid, request.params.id, request.body)
+    if (device === null) throw new errors.NotFound('Device')
+    return (await view(request.user.tid, [device]))[0]
+  })
+
+  app.delete('/api/devices/:id', {
+    onRequest: writers,
+    schema: { tags: ['devices'], ...secured, params: IdParams, response: { 204: Type.Null(), 404: ErrorBody } }
+  }, async (request, reply) => {
+    if (!await devices.delete(request.user.tid, request.params.id)) throw new errors.NotFound('Device')
+    bus.publish({ type: 'device.deleted', tenantId: request.user.tid, data: { deviceId: request.params.id } })
+    reply.code(204)
+    return null
+  })
+
+  app.get('/api/fleet/summary', {
+    schema: {
+      tags: ['fleet'],
+      ...secured,
+      response: { 200: Type.Object({ total: Type.Integer(), online: Type.Integer(), offline: Type.Integer() }) }
+    }
+  }, async (request) => {
+    const [total, online] = await Promise.all([devices.count(request.user.tid), presence.onlineCount(request.user.tid)])
+    return { total, online: Math.min(online, total), offline: Math.max(0, total - online) }
+  })
+}
+
+function toView (device: PublicDevice, online: boolean, latest: TelemetryItem | null): DeviceView {
+  return {
+    id: device.id,
+    name: device.name,
+    eid: device.eid,
+    imei: device.imei,
+    tags: device.tags,
+    esimAgent: device.esimAgent,
+    status: online ? 'online' : 'offline',
+    lastSeenAt: device.lastSeenAt?.toISOString() ?? null,
+    createdAt: device.createdAt.toISOString(),
+    updatedAt: device.updatedAt.toISOString(),
+    latestTelemetry: latest
+  }
+}

@@ -1,0 +1,76 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errors } from '../errors.ts'
+import type { EventLog, LoggedEvent } from '../events/event-log.ts'
+import type { StreamTickets } from '../events/stream-tickets.ts'
+import type { HubMetrics } from '../metrics.ts'
+
+const HEARTBEAT_MS = 15_000
+/** A stream whose unsent bytes pass this is closed; the browser reconnects and resumes. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+
+export interface EventRouteDeps {
+  log: EventLog
+  tickets: StreamTickets
+  metrics: HubMetrics
+  /** Open streams, so shutdown can end them. */
+  streams: Set<() => void>
+}
+
+/** The dashboard's live feed: `POST /api/events/ticket` (Bearer) then `GET /api/events?ticket=…`.
+ * Every event carries an id; `Last-Event-ID` (or `lastEventId=`) resumes, or a `resync` event tells
+ * the client to reload when the gap is no longer in memory. */
+export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app, { log, tickets, metrics, streams }) => {
+  app.post('/api/events/ticket', {
+    onRequest: app.authenticate,
+    schema: { tags: ['events'], security: [{ bearer: [] }], response: { 200: Type.Object({ ticket: Type.String(), expiresIn: Type.Integer() }) } }
+  }, async (request) => {
+    const ticket = tickets.issue({ userId: request.user.sub, tenantId: request.user.tid, role: request.user.role })
+    return { ticket, expiresIn: Math.floor(tickets.ttlMs / 1000) }
+  })
+
+  app.get('/api/events', {
+    schema: {
+      tags: ['events'],
+      querystring: Type.Object({ ticket: Type.String({ maxLength: 100 }), lastEventId: Type.Optional(Type.String({ maxLength: 100 })) })
+    }
+  }, async (request, reply) => {
+    const holder = tickets.redeem(request.query.ticket)
+    if (holder === null) throw new errors.InvalidTicket()
+    const raw = reply.raw
+    reply.hijack()
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no'
+    })
+    raw.socket?.setNoDelay(true)
+    const send = (entry: LoggedEvent): void => {
+      if (entry.event.tenantId !== holder.tenantId) return
+      raw.write(`id: ${log.formatId(entry.id)}\nevent: ${entry.event.type}\ndata: ${JSON.stringify(entry.event.data)}\n\n`)
+      if (raw.writableLength > MAX_BUFFERED_BYTES) close()
+    }
+    raw.write('retry: 2000\n\n')
+    const lastEventId = request.headers['last-event-id'] ?? request.query.lastEventId
+    if (typeof lastEventId === 'string' && lastEventId !== '') {
+      const missed = log.since(lastEventId)
+      if (missed === null) raw.write(`id: ${log.formatId(log.lastId)}\nevent: resync\ndata: {}\n\n`)
+      else for (const entry of missed) send(entry)
+    }
+    const unsubscribe = log.subscribe(send)
+    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS)
+    metrics.sseClients.inc()
+    let closed = false
+    function close (): void {
+      if (closed) return
+      closed = true
+      unsubscribe()
+      clearInterval(heartbeat)
+      streams.delete(close)
+      metrics.sseClients.dec()
+      raw.end()
+    }
+    streams.add(close)
+    raw.on('close', close)
+  })
+}

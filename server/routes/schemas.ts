@@ -1,0 +1,49 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { TelemetrySample } from '../../protocol/telemetry.ts'
+import { userRoles, type UserRole } from '../db/schema/index.ts'
+
+/** Response and request schemas shared by the routes; route types are derived from these. */
+export const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) })
+
+const telemetryItemProperties = { ...TelemetrySample.properties, ts: Type.String({ format: 'date-time' }) }
+export const TelemetryItem = Type.Object(telemetryItemProperties)
+
+export const Device = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  eid: Type.Union([Type.String(), Type.Null()]),
+  imei: Type.Union([Type.String(), Type.Null()]),
+  tags: Type.Array(Type.String()),
+  esimAgent: Type.Union([Type.Literal('lpa'), Type.Literal('ipa')]),
+  status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+  lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  latestTelemetry: Type.Union([TelemetryItem, Type.Null()])
+})
+export type DeviceView = Static<typeof Device>
+
+const tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
+export const DeviceCreate = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
+  eid: Type.Optional(Type.String({ pattern: '^[0-9]{32}$' })),
+  imei: Type.Optional(Type.String({ pattern: '^[0-9]{15}$' })),
+  tags: Type.Optional(Type.Array(tag, { maxItems: 32 })),
+  esimAgent: Type.Optional(Type.Union([Type.Literal('lpa'), Type.Literal('ipa')]))
+}, { additionalProperties: false })
+export type DeviceCreateBody = Static<typeof DeviceCreate>
+
+export const DevicePatch = Type.Partial(DeviceCreate, { additionalProperties: false, minProperties: 1 })
+
+export const User = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  role: Type.Unsafe<UserRole>(Type.String({ enum: [...userRoles] })),
+  tenantId: Type.String(),
+  platformAdmin: Type.Boolean()
+})
+
+export const Page = <T extends ReturnType<typeof Type.Object>>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) })
+
+export const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback })

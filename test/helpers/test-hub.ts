@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto'
+import postgres from 'postgres'
+import pino from 'pino'
+import { loadConfig } from '../../server/config.ts'
+import { startHub, type Hub, type HubOptions } from '../../server/hub.ts'
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+export interface TestHub extends Hub {
+  admin: { email: string, password: string }
+  login (): Promise<string>
+  api<T = any>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number, body: T }>
+  createDevice (token: string, body?: Record<string, unknown>): Promise<{ device: any, credentials: { clientId: string, username: string, password: string } }>
+}
+
+/** A throwaway database URL: a fresh database on the server named by DATABASE_URL (dropped at teardown),
+ * or an in-memory PGlite when it is unset. */
+export async function throwawayDatabase (t: Teardown): Promise<string> {
+  const serverUrl = process.env.DATABASE_URL
+  if (serverUrl === undefined || serverUrl === '') return 'pglite://memory'
+  const name = 'hub_test_' + randomBytes(6).toString('hex')
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${name}`)
+  await admin.end()
+  t.teardown(async () => {
+    const sql = postgres(serverUrl, { max: 1, onnotice: () => {} })
+    await sql.unsafe(`drop database if exists ${name} with (force)`).catch(() => {})
+    await sql.end()
+  })
+  const url = new URL(serverUrl)
+  url.pathname = '/' + name
+  return url.toString()
+}
+
+/** Starts a real hub on free ports (HTTP, MQTT) with a throwaway database, and Redis when REDIS_URL is
+ * set; stopped at the test's teardown. */
+export async function startTestHub (t: Teardown, options: HubOptions & { env?: Record<string, string> } = {}): Promise<TestHub> {
+  const admin = { email: 'admin@example.test', password: 'correct horse battery staple' }
+  const config = loadConfig({
+    HUB_HOST: '127.0.0.1',
+    HUB_HTTP_PORT: '0',
+    HUB_MQTT_PORT: '0',
+    DATABASE_URL: await throwawayDatabase(t),
+    REDIS_URL: process.env.REDIS_URL,
+    HUB_ADMIN_EMAIL: admin.email,
+    HUB_ADMIN_PASSWORD: admin.password,
+    HUB_LOG_LEVEL: process.env.HUB_LOG_LEVEL ?? 'silent',
+    ...options.env
+  })
+  const hub = await startHub(config, { logger: pino({ level: config.logLevel }), ...options })
+  t.teardown(() => hub.close())
+
+  const api = async (token: string, method: string, path: string, body?: unknown) => {
+    const headers: Record<string, string> = {}
+    if (token !== '') headers.authorization = 'Bearer ' + token
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    const res = await fetch(hub.httpUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    const text = await res.text()
+    return { status: res.status, body: text === '' ? null : JSON.parse(text) }
+  }
+  const login = async () => {
+    const res = await api('', 'POST', '/api/auth/login', admin)
+    if (res.status !== 200) throw new Error('login failed: ' + JSON.stringify(res.body))
+    return res.body.accessToken as string
+  }
+  const createDevice = async (token: string, body: Record<string, unknown> = {}) => {
+    const res = await api(token, 'POST', '/api/devices', { name: 'device ' + randomBytes(3).toString('hex'), ...body })
+    if (res.status !== 201) throw new Error('device creation failed: ' + JSON.stringify(res.body))
+    return res.body
+  }
+  return { ...hub, admin, api, login, createDevice }
+}
