@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream'
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import { isAllowedDeviceSubscription, MAX_TOPIC_LEVELS, parseDevicePublishTopic, type DeviceTopic } from '../protocol/topics.ts'
-import { checkConnect, clampKeepalive, refusal, ReturnCode } from './connect-policy.ts'
+import { checkConnect, clampKeepalive, refusal, ReturnCode, type ConnectRefusal } from './connect-policy.ts'
 import { TokenBucket } from './publish-rate.ts'
 import { defaultStreamGuardLimits, guardStream, type GuardRejection, type StreamGuardLimits } from './stream-guard.ts'
 
@@ -52,6 +52,7 @@ interface Session { device: AuthenticatedDevice, bucket: TokenBucket, subscripti
 export class HubBroker {
   readonly aedes: Aedes
   private readonly sessions = new WeakMap<Client, Session>()
+  private readonly refusals = new WeakMap<Client, ConnectRefusal>()
   /** The live client of each device, so a replaced session's disconnect does not mark it offline. */
   private readonly current = new Map<string, Client>()
   private readonly servers: Server[] = []
@@ -71,6 +72,10 @@ export class HubBroker {
       queueLimit: 42,
       preConnect: (client, packet, callback) => {
         packet.keepalive = clampKeepalive(packet.keepalive ?? 0)
+        // Checked on the packet as received (Aedes replaces an empty client id with a generated one);
+        // the refusal is answered from `authenticate`, the hook that can send a CONNACK return code.
+        const refused = checkConnect(packet)
+        if (refused !== null) this.refusals.set(client, refused)
         callback(null, true)
       },
       authenticate: (client, username, password, callback) => { this.authenticate(client, username, password, callback) },
@@ -142,10 +147,9 @@ export class HubBroker {
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
   }
 
-  private authenticate (client: Client, username: string | undefined, password: Buffer | undefined, callback: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
-    const packet = { clientId: client.id, username, password, will: (client as unknown as { _will?: PublishPacket })._will }
-    const refused = checkConnect(packet as never)
-    if (refused !== null) {
+  private authenticate (client: Client, _username: string | undefined, password: Buffer | undefined, callback: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
+    const refused = this.refusals.get(client)
+    if (refused !== undefined) {
       this.backend.denied(null, 'connect', `${refused.reason} (client id ${JSON.stringify(client.id).slice(0, 80)})`)
       callback(refusal(refused.returnCode, refused.reason), false)
       return

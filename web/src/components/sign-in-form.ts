@@ -1,0 +1,123 @@
+import { LitElement, css, html } from 'lit'
+import { customElement, state } from 'lit/decorators.js'
+import { consume } from '@lit/context'
+import { ApiError, type ApiClient } from '../data/api-client.ts'
+import { apiContext } from '../data/context.ts'
+
+/** Email and password; a successful sign-in sets the session, which switches the app to the fleet. */
+@customElement('sign-in-form')
+export class SignInForm extends LitElement {
+  static override styles = css`
+    :host {
+      display: block;
+      width: min(22rem, 100%);
+    }
+    form {
+      display: grid;
+      gap: 0.9rem;
+      padding: 1.5rem;
+      background: var(--hub-surface);
+      border: 1px solid var(--hub-border);
+      border-radius: calc(var(--hub-radius) * 2);
+      box-shadow: 0 1px 3px rgb(0 0 0 / 0.08);
+    }
+    h2 {
+      margin: 0 0 0.25rem;
+      font-size: 1.2rem;
+    }
+    label {
+      display: grid;
+      gap: 0.3rem;
+      font-size: 0.875rem;
+      color: var(--hub-muted);
+    }
+    input {
+      font: inherit;
+      color: var(--hub-fg);
+      padding: 0.5rem 0.6rem;
+      border: 1px solid var(--hub-border);
+      border-radius: var(--hub-radius);
+      background: var(--hub-bg);
+    }
+    input:focus-visible, button:focus-visible {
+      outline: 2px solid var(--hub-accent);
+      outline-offset: 1px;
+    }
+    button {
+      font: inherit;
+      font-weight: 600;
+      padding: 0.55rem;
+      border: 0;
+      border-radius: var(--hub-radius);
+      background: var(--hub-accent);
+      color: var(--hub-accent-fg);
+      cursor: pointer;
+    }
+    button[disabled] {
+      opacity: 0.6;
+      cursor: progress;
+    }
+    .error {
+      margin: 0;
+      color: var(--hub-danger);
+      font-size: 0.875rem;
+    }
+  `
+
+  @consume({ context: apiContext })
+  api!: ApiClient
+
+  @state()
+  private busy = false
+
+  @state()
+  private error = ''
+
+  protected override render () {
+    return html`
+      <form @submit=${this.#onSubmit} aria-labelledby="title">
+        <h2 id="title">Sign in</h2>
+        <label>Email
+          <input name="email" type="email" autocomplete="username" required ?disabled=${this.busy}>
+        </label>
+        <label>Password
+          <input name="password" type="password" autocomplete="current-password" required ?disabled=${this.busy}>
+        </label>
+        ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : null}
+        <button type="submit" ?disabled=${this.busy}>${this.busy ? 'Signing in…' : 'Sign in'}</button>
+      </form>
+    `
+  }
+
+  #onSubmit = async (event: SubmitEvent): Promise<void> => {
+    event.preventDefault()
+    if (this.busy) return
+    const form = new FormData(event.currentTarget as HTMLFormElement)
+    const email = String(form.get('email') ?? '').trim()
+    const password = String(form.get('password') ?? '')
+    this.busy = true
+    this.error = ''
+    try {
+      await this.api.login(email, password)
+      // the session changed: <hub-app> now renders the fleet in place of this form
+    } catch (err) {
+      this.error = signInMessage(err)
+    } finally {
+      this.busy = false
+    }
+  }
+}
+
+function signInMessage (err: unknown): string {
+  if (!(err instanceof ApiError)) return 'Signing in failed.'
+  if (err.status === 401) return 'Wrong email or password.'
+  if (err.status === 429) return 'Too many attempts. Wait a minute and try again.'
+  if (err.status === 0) return 'The hub cannot be reached.'
+  return err.message || 'Signing in failed.'
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sign-in-form': SignInForm
+  }
+}
