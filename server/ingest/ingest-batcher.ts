@@ -1,5 +1,6 @@
-import { quarantine, telemetry, type NewQuarantineRow, type NewTelemetryRow } from '../db/schema/index.ts'
+import { quarantine, type NewQuarantineRow, type NewTelemetryRow } from '../db/schema/index.ts'
 import type { Database } from '../db/database.ts'
+import { insertTelemetry } from './telemetry-insert.ts'
 
 export interface IngestBatcherOptions {
   /** Most rows written in one transaction. */
@@ -107,9 +108,14 @@ export class IngestBatcher {
   }
 
   private async commit (telemetryRows: NewTelemetryRow[], quarantineRows: NewQuarantineRow[]): Promise<void> {
+    if (quarantineRows.length === 0) {
+      // The common case: one statement, atomic by itself.
+      await this.database.rows(insertTelemetry(telemetryRows))
+      return
+    }
     await this.database.db.transaction(async (tx) => {
-      if (telemetryRows.length > 0) await tx.insert(telemetry).values(telemetryRows).onConflictDoNothing()
-      if (quarantineRows.length > 0) await tx.insert(quarantine).values(quarantineRows)
+      if (telemetryRows.length > 0) await tx.execute(insertTelemetry(telemetryRows))
+      await tx.insert(quarantine).values(quarantineRows)
     })
   }
 

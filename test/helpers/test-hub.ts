@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import postgres from 'postgres'
 import pino from 'pino'
 import { loadConfig } from '../../server/config.ts'
+import { createThrowawayDatabase } from '../../server/db/throwaway-database.ts'
 import { startHub, type Hub, type HubOptions } from '../../server/hub.ts'
 
 interface Teardown { teardown (fn: () => unknown): void }
@@ -13,23 +13,11 @@ export interface TestHub extends Hub {
   createDevice (token: string, body?: Record<string, unknown>): Promise<{ device: any, credentials: { clientId: string, username: string, password: string } }>
 }
 
-/** A throwaway database URL: a fresh database on the server named by DATABASE_URL (dropped at teardown),
- * or an in-memory PGlite when it is unset. */
+/** A fresh database on DATABASE_URL's server (dropped at teardown), or an in-memory PGlite. */
 export async function throwawayDatabase (t: Teardown): Promise<string> {
-  const serverUrl = process.env.DATABASE_URL
-  if (serverUrl === undefined || serverUrl === '') return 'pglite://memory'
-  const name = 'hub_test_' + randomBytes(6).toString('hex')
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`create database ${name}`)
-  await admin.end()
-  t.teardown(async () => {
-    const sql = postgres(serverUrl, { max: 1, onnotice: () => {} })
-    await sql.unsafe(`drop database if exists ${name} with (force)`).catch(() => {})
-    await sql.end()
-  })
-  const url = new URL(serverUrl)
-  url.pathname = '/' + name
-  return url.toString()
+  const { url, drop } = await createThrowawayDatabase(process.env.DATABASE_URL)
+  t.teardown(drop)
+  return url
 }
 
 /** Starts a real hub on free ports (HTTP, MQTT) with a throwaway database, and Redis when REDIS_URL is

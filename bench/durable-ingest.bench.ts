@@ -1,0 +1,107 @@
+import { createServer, type AddressInfo } from 'node:net'
+import { Worker } from 'node:worker_threads'
+import { Aedes } from 'aedes'
+import mqtt from 'mqtt'
+import { sql } from 'drizzle-orm'
+import pino from 'pino'
+import { loadConfig } from '../server/config.ts'
+import { createThrowawayDatabase } from '../server/db/throwaway-database.ts'
+import { startHub } from '../server/hub.ts'
+import { DeviceRepository } from '../server/repositories/device-repository.ts'
+import { DEFAULT_TENANT, UserRepository } from '../server/repositories/user-repository.ts'
+import type { LoadResult, LoadSpec } from './load-worker.ts'
+
+/** Durable ingest: the same QoS 1 load against bare Aedes (one QoS 1 ingest subscriber) and against the
+ * hub (each PUBACK after the commit), in one run. Prints one JSON line. */
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 100)
+const PER_DEVICE = Number(process.env.BENCH_PER_DEVICE ?? 600)
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 20)
+
+function runLoad (spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./load-worker-entry.js', import.meta.url), { workerData: spec })
+    worker.once('message', (msg: LoadResult & { error?: string }) => {
+      void worker.terminate()
+      if (msg.error !== undefined) reject(new Error(msg.error))
+      else resolve(msg)
+    })
+    worker.once('error', reject)
+  })
+}
+
+async function bareAedes (): Promise<{ rate: number, delivered: number }> {
+  const broker = await Aedes.createBroker()
+  const server = createServer((socket) => broker.handle(socket))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const total = DEVICES * PER_DEVICE
+  const subscriber = await mqtt.connectAsync(url, { clientId: 'ingest', clean: true })
+  await subscriber.subscribeAsync('devices/+/telemetry', { qos: 1 })
+  let delivered = 0
+  let lastAt = 0
+  const allDelivered = new Promise<void>((resolve) => {
+    subscriber.on('message', () => {
+      delivered++
+      lastAt = Date.now()
+      if (delivered === total) resolve()
+    })
+  })
+  const devices = Array.from({ length: DEVICES }, (_, i) => ({ clientId: `d${i}`, username: `d${i}`, password: 'x', topic: `devices/d${i}/telemetry` }))
+  const load = await runLoad({ url, devices, perDevice: PER_DEVICE, window: WINDOW, baseTs: Date.now() })
+  await Promise.race([allDelivered, new Promise((resolve) => setTimeout(resolve, 10_000))])
+  await subscriber.endAsync()
+  await new Promise<void>((resolve) => broker.close(() => resolve()))
+  server.close()
+  return { rate: delivered / ((Math.max(lastAt, load.endedAt) - load.startedAt) / 1000), delivered }
+}
+
+async function hub (): Promise<{ rate: number, acked: number, stored: number, lost: number, duplicated: number, driver: string }> {
+  const database = await createThrowawayDatabase(process.env.DATABASE_URL)
+  const config = loadConfig({
+    HUB_HOST: '127.0.0.1',
+    HUB_HTTP_PORT: '0',
+    HUB_MQTT_PORT: '0',
+    DATABASE_URL: database.url,
+    HUB_ADMIN_PASSWORD: 'bench-admin-password',
+    HUB_LOG_LEVEL: 'error'
+  })
+  // The per-device rate limit is a policy, not a cost: lifted so both brokers see the same load.
+  const running = await startHub(config, { logger: pino({ level: 'error' }), brokerLimits: { publishRatePerDevice: 1e9, publishBurst: 1e9 } })
+  try {
+    const tenantId = await new UserRepository(running.database).ensureTenant(DEFAULT_TENANT)
+    const repo = new DeviceRepository(running.database)
+    const devices = []
+    for (let i = 0; i < DEVICES; i++) {
+      const { device, secret } = await repo.create(tenantId, { name: `bench ${i}` })
+      devices.push({ clientId: device.id, username: device.id, password: secret, topic: `devices/${device.id}/telemetry` })
+    }
+    const baseTs = Date.now() - 3600_000
+    const load = await runLoad({ url: running.mqttUrl, devices, perDevice: PER_DEVICE, window: WINDOW, baseTs })
+    const rate = load.acked / ((load.endedAt - load.startedAt) / 1000)
+    const [{ rows, keys }] = await running.database.rows<{ rows: number, keys: number }>(sql`
+      select count(*)::int as rows, count(distinct (device_id, ts, seq))::int as keys from telemetry`)
+    // Every acknowledged message has its own (device, ts, seq): stored must equal acked.
+    return { rate, acked: load.acked, stored: rows, lost: Math.max(0, load.acked - keys), duplicated: rows - keys, driver: running.database.driver }
+  } finally {
+    await running.close()
+    await database.drop()
+  }
+}
+
+const bare = await bareAedes()
+const durable = await hub()
+console.log(JSON.stringify({
+  bench: 'durable-ingest',
+  devices: DEVICES,
+  messages: DEVICES * PER_DEVICE,
+  window: WINDOW,
+  database: durable.driver,
+  bareAedesRate: Math.round(bare.rate),
+  bareAedesDelivered: bare.delivered,
+  hubRate: Math.round(durable.rate),
+  ratio: Number((durable.rate / bare.rate).toFixed(3)),
+  acked: durable.acked,
+  stored: durable.stored,
+  lost: durable.lost,
+  duplicated: durable.duplicated
+}))
