@@ -49,7 +49,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     requestTimeout: 30_000,
     forceCloseConnections: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
