@@ -1,5 +1,4 @@
 import { createServer, type AddressInfo } from 'node:net'
-import { Worker } from 'node:worker_threads'
 import { Aedes } from 'aedes'
 import mqtt from 'mqtt'
 import { sql } from 'drizzle-orm'
@@ -9,25 +8,13 @@ import { createThrowawayDatabase } from '../server/db/throwaway-database.ts'
 import { startHub } from '../server/hub.ts'
 import { DeviceRepository } from '../server/repositories/device-repository.ts'
 import { DEFAULT_TENANT, UserRepository } from '../server/repositories/user-repository.ts'
-import type { LoadResult, LoadSpec } from './load-worker.ts'
+import { runLoad } from './run-load.ts'
 
 /** Durable ingest: the same QoS 1 load against bare Aedes (one QoS 1 ingest subscriber) and against the
  * hub (each PUBACK after the commit), in one run. Prints one JSON line. */
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 100)
 const PER_DEVICE = Number(process.env.BENCH_PER_DEVICE ?? 600)
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 20)
-
-function runLoad (spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker-entry.js', import.meta.url), { workerData: spec })
-    worker.once('message', (msg: LoadResult & { error?: string }) => {
-      void worker.terminate()
-      if (msg.error !== undefined) reject(new Error(msg.error))
-      else resolve(msg)
-    })
-    worker.once('error', reject)
-  })
-}
 
 async function bareAedes (): Promise<{ rate: number, delivered: number }> {
   const broker = await Aedes.createBroker()

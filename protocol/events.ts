@@ -7,7 +7,31 @@ export type HubEvent =
   | { type: 'device.created', tenantId: string, data: { device: unknown } }
   | { type: 'device.deleted', tenantId: string, data: { deviceId: string } }
   | { type: 'telemetry', tenantId: string, data: TelemetryEventData }
+  | { type: 'notification', tenantId: string, data: NotificationEventData }
+  | { type: 'profile.changed', tenantId: string, data: ProfileEventData }
 
 export type TelemetryEventData = Omit<TelemetrySample, 'ts'> & { deviceId: string, ts: string }
 
 export type HubEventType = HubEvent['type']
+
+export interface NotificationEventData {
+  id: number | null
+  deviceId: string | null
+  eid: string | null
+  seqNumber: number | null
+  operation: string | null
+  status: 'accepted' | 'duplicate' | 'rejected'
+  reason: string | null
+}
+
+export interface ProfileEventData {
+  deviceId: string | null
+  eid: string
+  iccid: string
+  state: 'installed' | 'enabled' | 'disabled' | 'deleted'
+  cause: string
+  seqNumber: number | null
+  reportedState: 'enabled' | 'disabled' | 'absent' | null
+  conflict: string | null
+  operatorId: string | null
+}

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
@@ -7,7 +8,16 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Logger } from 'pino'
+import cookie from '@fastify/cookie'
+import type { Redis } from 'ioredis'
 import { accessTokenPlugin } from './auth/access-token.ts'
+import { auditHooks } from './audit/audit-hooks.ts'
+import type { AuditLog } from './audit/audit-log.ts'
+import { createIdentity } from './auth/identity.ts'
+import { apiKeyRoutes } from './routes/api-key-routes.ts'
+import { auditRoutes } from './routes/audit-routes.ts'
+import { tenantRoutes } from './routes/tenant-routes.ts'
+import { userRoutes } from './routes/user-routes.ts'
 import type { EventBus } from './bus/event-bus.ts'
 import type { Presence } from './bus/presence.ts'
 import type { Database } from './db/database.ts'
@@ -22,6 +32,12 @@ import { deviceRoutes } from './routes/device-routes.ts'
 import { eventRoutes } from './routes/event-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { telemetryRoutes } from './routes/telemetry-routes.ts'
+import { euiccRoutes } from './routes/euicc-routes.ts'
+import { es9plusRoutes } from './routes/es9plus-routes.ts'
+import type { EuiccRepository } from './repositories/euicc-repository.ts'
+import type { NotificationPipeline } from './notifications/notification-pipeline.ts'
+import type { OperatorDirectory } from './notifications/operator-directory.ts'
+import type { TrustStore } from './notifications/trust-store.ts'
 
 export interface AppDeps {
   logger: Logger
@@ -38,6 +54,12 @@ export interface AppDeps {
   brokerReady: () => boolean
   mqttUrl: () => string
   sseStreams: Set<() => void>
+  audit: AuditLog
+  redis: Redis | null
+  euicc: EuiccRepository
+  trustStore: TrustStore
+  operators: OperatorDirectory
+  notifications: NotificationPipeline
 }
 
 const webRoot = fileURLToPath(new URL('../web/dist', import.meta.url))
@@ -56,6 +78,9 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     const status = err.statusCode ?? 500
     if (err.validation !== undefined) {
       return reply.code(400).send({ error: { code: 'HUB_ERR_VALIDATION', message: err.message } })
+    }
+    if (status === 503 && err.code === 'HUB_ERR_UNAVAILABLE') {
+      return reply.code(503).send({ error: { code: err.code, message: err.message } })
     }
     if (status >= 500) {
       request.log.error({ err }, 'request failed')
@@ -89,12 +114,21 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   })
   // The docs page's own inline scripts need a relaxed CSP on /docs only.
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
-  await app.register(accessTokenPlugin, { secret: deps.jwtSecret })
+  const identity = createIdentity(deps.database, deps.redis, await deps.users.setting('installation-id', () => randomUUID()))
+  await app.register(cookie)
+  await app.register(accessTokenPlugin, { secret: deps.jwtSecret, revocations: identity.revocations, apiKeys: identity.apiKeys })
+  await app.register(auditHooks, { audit: deps.audit })
 
   await app.register(healthRoutes, { database: deps.database, metrics: deps.metrics, brokerReady: deps.brokerReady })
-  await app.register(authRoutes, { users: deps.users })
-  await app.register(deviceRoutes, { devices: deps.devices, telemetry: deps.telemetry, presence: deps.presence, bus: deps.bus, mqttUrl: deps.mqttUrl })
+  await app.register(authRoutes, { users: deps.users, identity, audit: deps.audit })
+  await app.register(userRoutes, { users: deps.users, identity, audit: deps.audit })
+  await app.register(tenantRoutes, { users: deps.users, audit: deps.audit })
+  await app.register(apiKeyRoutes, { apiKeys: identity.apiKeys, audit: deps.audit })
+  await app.register(auditRoutes, { audit: deps.audit })
+  await app.register(deviceRoutes, { devices: deps.devices, telemetry: deps.telemetry, presence: deps.presence, bus: deps.bus, mqttUrl: deps.mqttUrl, euicc: deps.euicc })
   await app.register(telemetryRoutes, { devices: deps.devices, telemetry: deps.telemetry })
+  await app.register(euiccRoutes, { devices: deps.devices, euicc: deps.euicc, trustStore: deps.trustStore, operators: deps.operators, audit: deps.audit })
+  await app.register(es9plusRoutes, { notifications: deps.notifications })
   await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams })
 
   if (existsSync(webRoot)) {

@@ -9,5 +9,11 @@ export const errors = {
   Conflict: createError('HUB_ERR_CONFLICT', '%s', 409),
   BadRequest: createError('HUB_ERR_BAD_REQUEST', '%s', 400),
   InvalidTicket: createError('HUB_ERR_INVALID_TICKET', 'The event stream ticket is missing, expired or already used', 401),
-  Unavailable: createError('HUB_ERR_UNAVAILABLE', 'Service temporarily unavailable', 503)
+  Unavailable: createError('HUB_ERR_UNAVAILABLE', 'Service temporarily unavailable', 503),
+  TotpRequired: createError('HUB_ERR_TOTP_REQUIRED', 'A TOTP code is required for this account', 401),
+  InvalidTotp: createError('HUB_ERR_INVALID_TOTP', 'Invalid or already used TOTP code', 401),
+  TooManyAttempts: createError('HUB_ERR_TOO_MANY_ATTEMPTS', 'Too many attempts; try again later', 429),
+  WeakPassword: createError('HUB_ERR_WEAK_PASSWORD', '%s', 400),
+  CrossOrigin: createError('HUB_ERR_CROSS_ORIGIN', 'Cross-origin request refused', 403),
+  InvalidRefreshToken: createError('HUB_ERR_INVALID_REFRESH_TOKEN', 'The session has ended; sign in again', 401)
 }

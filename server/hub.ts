@@ -14,11 +14,17 @@ import { openDatabase, type Database } from './db/database.ts'
 import { EventLog } from './events/event-log.ts'
 import { StreamTickets } from './events/stream-tickets.ts'
 import { DeviceIngest } from './ingest/device-ingest.ts'
+import { NotificationPipeline } from './notifications/notification-pipeline.ts'
+import { NotificationStore } from './notifications/notification-store.ts'
+import { OperatorDirectory } from './notifications/operator-directory.ts'
+import { TrustStore } from './notifications/trust-store.ts'
+import { EuiccRepository } from './repositories/euicc-repository.ts'
 import { IngestBatcher, type IngestBatcherOptions } from './ingest/ingest-batcher.ts'
 import { createMetrics } from './metrics.ts'
 import { DeviceRepository } from './repositories/device-repository.ts'
 import { TelemetryRepository } from './repositories/telemetry-repository.ts'
 import { UserRepository } from './repositories/user-repository.ts'
+import { AuditLog } from './audit/audit-log.ts'
 
 /** How often in-memory last-seen times are written to the devices table. */
 const LAST_SEEN_FLUSH_MS = 5000
@@ -37,6 +43,7 @@ export interface Hub {
   readonly bootstrap: BootstrapResult
   readonly database: Database
   readonly broker: HubBroker
+  readonly audit: AuditLog
   readonly logger: Logger
   /** Stops accepting, finishes in-flight writes, ends SSE streams, closes connections. */
   close (): Promise<void>
@@ -76,6 +83,8 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
     const users = new UserRepository(database)
     const devices = new DeviceRepository(database)
     const telemetry = new TelemetryRepository(database)
+    const audit = new AuditLog(database)
+    closers.push(() => audit.flush())
     const bootstrap = await bootstrapAdmin(users, config.adminEmail, config.adminPassword)
     const jwtSecret = config.jwtSecret ?? await users.setting('jwt-secret', () => randomBytes(48).toString('base64url'))
 
@@ -93,7 +102,27 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       }
     })
     metrics.probes.queuedRows = () => batcher.queued
-    const ingest = new DeviceIngest(batcher, bus, metrics)
+
+    const euicc = new EuiccRepository(database)
+    const trustStore = new TrustStore(database)
+    if (config.euiccTrustDir !== null) trustStore.loadDirectory(config.euiccTrustDir)
+    await trustStore.reload()
+    logger.info({ trustAnchors: trustStore.list().length }, trustStore.list().length === 0 ? 'no eUICC trust anchor: every notification will be rejected (no-trust-anchor)' : 'eUICC trust anchors loaded')
+    const operators = new OperatorDirectory(euicc)
+    await operators.load()
+    const notifications = new NotificationPipeline(new NotificationStore(database), trustStore, operators, bus, metrics, (err) => logger.error({ err }, 'notification processing failed; it stays in the inbox'))
+    closers.push(() => notifications.close())
+    const ingest = new DeviceIngest({
+      batcher,
+      bus,
+      metrics,
+      notifications,
+      euicc,
+      operators,
+      sendToDevice: (topic, payload) => new Promise((resolve, reject) => {
+        broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => err === undefined || err === null ? resolve() : reject(err))
+      })
+    })
 
     const eventLog = new EventLog()
     bus.subscribe((event) => eventLog.append(event))
@@ -115,6 +144,8 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       denied: (device, action, detail) => {
         metrics.denied.inc({ action })
         logger.warn({ deviceId: device?.id, action, detail }, 'mqtt action denied')
+        audit.append({ tenantId: device?.tenantId ?? null, actorType: 'device', actorId: device?.id ?? null, action: `mqtt.${action}`, outcome: 'denied', detail: { detail } })
+          .catch((err: Error) => logger.error({ err: err.message }, 'audit append failed'))
       },
       guardRejected: (rejection) => {
         metrics.streamRejections.inc({ reason: rejection.code })
@@ -146,7 +177,13 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       jwtSecret,
       brokerReady: () => !broker.aedes.closed,
       mqttUrl: () => mqttUrl,
-      sseStreams
+      sseStreams,
+      audit,
+      redis,
+      euicc,
+      trustStore,
+      operators,
+      notifications
     })
     broker.attachWebSocket(app.server)
     closers.push(() => broker.close())
@@ -171,6 +208,8 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       })
       logger.info({ mqttsPort }, 'MQTT over TLS listening')
     }
+    const recovered = await notifications.recoverInbox()
+    if (recovered > 0) logger.info({ recovered }, 'processed the ES9+ notifications the previous run left in the inbox')
     logger.info({ httpPort, mqttPort, ws: `ws://${publicHost}:${httpPort}/mqtt` }, 'euicc-hub listening')
 
     return {
@@ -181,6 +220,7 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       bootstrap,
       database,
       broker,
+      audit,
       logger,
       close
     }

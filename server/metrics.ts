@@ -22,6 +22,7 @@ export function createMetrics () {
     quarantined: new Counter({ name: 'hub_ingest_quarantined_total', help: 'Payloads quarantined, by reason', labelNames: ['reason'], registers: r }),
     writeFailures: new Counter({ name: 'hub_ingest_write_failures_total', help: 'Ingest transactions that failed (their publishes got no PUBACK)', registers: r }),
     queuedRows: new Gauge({ name: 'hub_ingest_queued_rows', help: 'Rows waiting for an ingest transaction', registers: r, collect () { this.set(probes.queuedRows()) } }),
+    notifications: new Counter({ name: 'hub_notifications_total', help: 'eUICC notifications by outcome and rejection reason', labelNames: ['status', 'reason'], registers: r }),
     sseClients: new Gauge({ name: 'hub_sse_clients', help: 'Open SSE streams', registers: r })
   }
 }

@@ -10,10 +10,13 @@ const MAX_CONCURRENT_HASHES = 4
 
 let running = 0
 const waiting: Array<() => void> = []
+/** How many hashes ran at once at most since the last reset (for the concurrency-bound test). */
+export const hashConcurrency = { peak: 0, limit: MAX_CONCURRENT_HASHES, reset () { this.peak = running } }
 
 async function bounded<T> (work: () => Promise<T>): Promise<T> {
   if (running >= MAX_CONCURRENT_HASHES) await new Promise<void>((resolve) => waiting.push(resolve))
   running++
+  if (running > hashConcurrency.peak) hashConcurrency.peak = running
   try {
     return await work()
   } finally {

@@ -1,6 +1,6 @@
 // Decodes and verifies a PendingNotification. The eUICC signature (ECDSA SHA-256, r‖s) is checked over
 // the exact received bytes of the signed TLV; the certificate chain the GSMA way. Never throws.
-import { X509Certificate, verify } from 'node:crypto'
+import { createHash, X509Certificate, verify } from 'node:crypto'
 import { DerDecodeError } from './der-reader.ts'
 import { decodePendingNotification } from './pending-notification.ts'
 import type { PendingNotification } from './pending-notification.ts'
@@ -34,6 +34,19 @@ export interface VerifyContext {
   expectedEid?: string
   /** Needed for installation results (BF37), which carry no certificate; called with `expectedEid`. */
   knownEuiccCertificate?: KnownEuiccSource
+  /** Chains verified recently, so a busy eUICC's notifications cost one signature check each. The
+   * caller clears it when the trust anchors change; entries expire after CHAIN_CACHE_MS. */
+  chainCache?: Map<string, CachedChain>
+}
+
+export interface CachedChain { certificate: X509Certificate, eid: string, expires: number }
+export const CHAIN_CACHE_MS = 10 * 60_000
+const CHAIN_CACHE_MAX = 50_000
+
+function chainKey (euiccDer: Uint8Array, eumDer: Uint8Array | undefined, expectedEid: string | undefined): string {
+  const hash = createHash('sha256').update(euiccDer)
+  if (eumDer !== undefined) hash.update(eumDer)
+  return hash.digest('base64') + (eumDer === undefined ? ':pinned:' : ':') + (expectedEid ?? '')
 }
 
 export type VerificationResult =
@@ -77,6 +90,16 @@ export function verifyNotification (input: Uint8Array, ctx: VerifyContext): Veri
     eumDer = known.eumCertificate
   }
 
+  const key = ctx.chainCache === undefined ? '' : chainKey(euiccDer, eumDer, ctx.expectedEid)
+  const now = (ctx.now ?? new Date()).getTime()
+  const cached = ctx.chainCache?.get(key)
+  if (cached !== undefined && cached.expires > now) {
+    if (!signatureValid(notification, cached.certificate)) {
+      return fail('bad-signature', 'the eUICC signature over the received data does not verify with the eUICC certificate key')
+    }
+    return { ok: true, notification, eid: cached.eid, euiccCertificateDer: new Uint8Array(euiccDer), ...(eumDer === undefined ? {} : { eumCertificateDer: new Uint8Array(eumDer) }) }
+  }
+
   let certificate: X509Certificate
   try {
     certificate = new X509Certificate(euiccDer)
@@ -93,6 +116,12 @@ export function verifyNotification (input: Uint8Array, ctx: VerifyContext): Veri
     ? checkKnownEuiccCertificate(euiccDer, options)
     : verifyEuiccChain(euiccDer, eumDer, options)
   if (!chain.ok) return fail(chain.reason, chain.detail)
+  if (ctx.chainCache !== undefined) {
+    if (ctx.chainCache.size >= CHAIN_CACHE_MAX) ctx.chainCache.clear()
+    // Never past the eUICC certificate's own end of validity.
+    const expires = Math.min(now + CHAIN_CACHE_MS, new Date(certificate.validTo).getTime())
+    ctx.chainCache.set(key, { certificate, eid: chain.eid, expires })
+  }
   return {
     ok: true,
     notification,

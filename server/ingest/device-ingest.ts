@@ -1,31 +1,49 @@
 import type { PublishPacket } from 'aedes'
 import type { AuthenticatedDevice, BrokerBackend } from '../../broker/hub-broker.ts'
+import { parseInventoryReport, parseNotificationMessage, type NotificationAck } from '../../protocol/notifications.ts'
 import { parseTelemetry } from '../../protocol/telemetry.ts'
+import { topics } from '../../protocol/topics.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import type { NewQuarantineRow } from '../db/schema/index.ts'
 import type { HubMetrics } from '../metrics.ts'
+import type { NotificationPipeline } from '../notifications/notification-pipeline.ts'
+import { profileEventData } from '../notifications/notification-pipeline.ts'
+import type { OperatorDirectory } from '../notifications/operator-directory.ts'
+import type { EuiccRepository } from '../repositories/euicc-repository.ts'
 import { rowToItem, sampleToRow } from '../repositories/telemetry-repository.ts'
 import type { IngestBatcher } from './ingest-batcher.ts'
 
 /** Quarantined payloads keep at most this much of the original bytes. */
 const MAX_QUARANTINED_BYTES = 64 * 1024
 
-/** What happens to each device publish, before its PUBACK: telemetry is validated and committed; what
- * cannot be used is quarantined with the reason and still acknowledged (a resend would fail the same way);
- * the topics of later issues (notifications, inventory, command results) are kept in quarantine as
- * `unsupported-topic` until their pipelines exist, so nothing a device sent is lost. */
+export interface DeviceIngestDeps {
+  batcher: IngestBatcher
+  bus: EventBus
+  metrics: HubMetrics
+  notifications: NotificationPipeline
+  euicc: EuiccRepository
+  operators: OperatorDirectory
+  /** Publishes to a device (QoS 1) and resolves once the broker has taken the message. */
+  sendToDevice (topic: string, payload: string): Promise<void>
+}
+
+/** What happens to each device publish, before its PUBACK: telemetry is validated and committed;
+ * notifications go through the notification pipeline and are answered on `notifications/ack`; inventory
+ * reports are reconciled with the profile inventory. What cannot be used is quarantined with the reason
+ * and still acknowledged (a resend would fail the same way); command results wait for the operations
+ * pipeline in quarantine as `unsupported-topic`, so nothing a device sent is lost. */
 export class DeviceIngest {
-  constructor (
-    private readonly batcher: IngestBatcher,
-    private readonly bus: EventBus,
-    private readonly metrics: HubMetrics
-  ) {}
+  constructor (private readonly deps: DeviceIngestDeps) {}
 
   handle: BrokerBackend['publish'] = async (device, topic, packet) => {
-    this.metrics.messagesIn.inc({ kind: topic.kind })
+    this.deps.metrics.messagesIn.inc({ kind: topic.kind })
     switch (topic.kind) {
       case 'telemetry':
         return await this.telemetry(device, packet)
+      case 'notifications':
+        return await this.notification(device, packet)
+      case 'inventory':
+        return await this.inventory(device, packet)
       case 'status':
         return
       default:
@@ -34,23 +52,44 @@ export class DeviceIngest {
   }
 
   private async telemetry (device: AuthenticatedDevice, packet: PublishPacket): Promise<void> {
-    const payload = packet.payload as Buffer
-    const parsed = parseTelemetry(payload)
-    if (!parsed.ok) {
-      return await this.quarantine(device, packet, parsed.reason, parsed.detail)
-    }
+    const parsed = parseTelemetry(packet.payload as Buffer)
+    if (!parsed.ok) return await this.quarantine(device, packet, parsed.reason, parsed.detail)
     const rows = parsed.samples.map((sample) => sampleToRow(device.id, sample))
-    await this.batcher.write({ telemetry: rows, quarantine: [] })
-    this.metrics.samplesStored.inc(rows.length)
+    await this.deps.batcher.write({ telemetry: rows, quarantine: [] })
+    this.deps.metrics.samplesStored.inc(rows.length)
     for (const row of rows) {
-      this.bus.publish({ type: 'telemetry', tenantId: device.tenantId, data: { deviceId: device.id, ...rowToItem(row) } })
+      this.deps.bus.publish({ type: 'telemetry', tenantId: device.tenantId, data: { deviceId: device.id, ...rowToItem(row) } })
     }
+  }
+
+  private async notification (device: AuthenticatedDevice, packet: PublishPacket): Promise<void> {
+    const parsed = parseNotificationMessage(packet.payload as Buffer)
+    if (!parsed.ok) return await this.quarantine(device, packet, parsed.reason, parsed.detail)
+    const der = Buffer.from(parsed.value.pendingNotification, 'base64')
+    const outcome = await this.deps.notifications.submit(der, 'mqtt', device)
+    const ack: NotificationAck = { seqNumber: outcome.seqNumber ?? parsed.value.seqNumber ?? null, status: outcome.status }
+    if (outcome.reason !== undefined) ack.reason = outcome.reason
+    await this.deps.sendToDevice(topics.notificationAck(device.id), JSON.stringify(ack))
+  }
+
+  private async inventory (device: AuthenticatedDevice, packet: PublishPacket): Promise<void> {
+    const parsed = parseInventoryReport(packet.payload as Buffer)
+    if (!parsed.ok) return await this.quarantine(device, packet, parsed.reason, parsed.detail)
+    const report = parsed.value
+    const registered = await this.deps.euicc.deviceEid(device.id)
+    if (registered !== null && registered !== report.eid) {
+      return await this.quarantine(device, packet, 'eid-mismatch', `the report's EID ${report.eid} is not the device's ${registered}`)
+    }
+    const rows = await this.deps.euicc.applyInventory(device.tenantId, device.id, report.eid, report.profiles.map((p) => ({
+      ...p, operatorId: this.deps.operators.byIccid(p.iccid)?.id ?? null
+    })))
+    for (const row of rows) this.deps.bus.publish({ type: 'profile.changed', tenantId: device.tenantId, data: profileEventData(row) })
   }
 
   private async quarantine (device: AuthenticatedDevice, packet: PublishPacket, reason: string, detail: string): Promise<void> {
     const payload = Buffer.from(packet.payload as Buffer).subarray(0, MAX_QUARANTINED_BYTES)
     const row: NewQuarantineRow = { deviceId: device.id, topic: packet.topic, payload, reason, detail: detail.slice(0, 1000) }
-    await this.batcher.write({ telemetry: [], quarantine: [row] })
-    this.metrics.quarantined.inc({ reason })
+    await this.deps.batcher.write({ telemetry: [], quarantine: [row] })
+    this.deps.metrics.quarantined.inc({ reason })
   }
 }

@@ -1,6 +1,6 @@
-import { eq } from 'drizzle-orm'
+import { and, asc, eq, inArray, type SQL } from 'drizzle-orm'
 import type { Database } from '../db/database.ts'
-import { settings, tenants, users, type User, type UserRole } from '../db/schema/index.ts'
+import { settings, tenants, totpSecrets, users, type Tenant, type User, type UserRole } from '../db/schema/index.ts'
 
 export type PublicUser = Pick<User, 'id' | 'email' | 'role' | 'tenantId' | 'platformAdmin'>
 
@@ -36,6 +36,47 @@ export class UserRepository {
   async create (input: { tenantId: string, email: string, passwordHash: string, role: UserRole, platformAdmin?: boolean }): Promise<PublicUser> {
     const [user] = await this.db.insert(users).values({ ...input, email: input.email.toLowerCase() }).returning()
     return toPublicUser(user)
+  }
+
+  /** Users of one tenant (`null`: every tenant, for platform admins), with whether TOTP is on. */
+  async list (tenantId: string | null): Promise<Array<User & { totpEnabled: boolean }>> {
+    const rows = await this.db.select().from(users).where(tenantId === null ? undefined : eq(users.tenantId, tenantId)).orderBy(asc(users.email))
+    const ids = rows.map((u) => u.id)
+    const totp = ids.length === 0
+      ? []
+      : await this.db.select({ userId: totpSecrets.userId, confirmedAt: totpSecrets.confirmedAt }).from(totpSecrets).where(inArray(totpSecrets.userId, ids))
+    const enabled = new Set(totp.filter((r) => r.confirmedAt !== null).map((r) => r.userId))
+    return rows.map((u) => ({ ...u, totpEnabled: enabled.has(u.id) }))
+  }
+
+  /** A user by id within a tenant (`null`: any tenant); another tenant's user is not found. */
+  async get (tenantId: string | null, id: string): Promise<User | null> {
+    const where: SQL[] = [eq(users.id, id)]
+    if (tenantId !== null) where.push(eq(users.tenantId, tenantId))
+    const [user] = await this.db.select().from(users).where(and(...where))
+    return user ?? null
+  }
+
+  async update (tenantId: string | null, id: string, patch: { role?: UserRole, disabled?: boolean }): Promise<User | null> {
+    const where: SQL[] = [eq(users.id, id)]
+    if (tenantId !== null) where.push(eq(users.tenantId, tenantId))
+    const [user] = await this.db.update(users).set({ ...patch, updatedAt: new Date() }).where(and(...where)).returning()
+    return user ?? null
+  }
+
+  async listTenants (): Promise<Tenant[]> {
+    return await this.db.select().from(tenants).orderBy(asc(tenants.name))
+  }
+
+  async tenantExists (id: string): Promise<boolean> {
+    const [row] = await this.db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id))
+    return row !== undefined
+  }
+
+  /** Creates a tenant; null when the name is taken. */
+  async createTenant (name: string): Promise<Tenant | null> {
+    const [tenant] = await this.db.insert(tenants).values({ name }).onConflictDoNothing().returning()
+    return tenant ?? null
   }
 
   /** Returns the stored setting, creating it with `create()` on first use (first writer wins). */

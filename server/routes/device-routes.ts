@@ -2,6 +2,8 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Presence } from '../bus/presence.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import { errors } from '../errors.ts'
+import { CertificateInputError, parseRegisteredCertificates } from '../notifications/registered-certificate.ts'
+import type { EuiccRepository } from '../repositories/euicc-repository.ts'
 import type { DeviceRepository, PublicDevice } from '../repositories/device-repository.ts'
 import type { TelemetryItem, TelemetryRepository } from '../repositories/telemetry-repository.ts'
 import { Device, DeviceCreate, DevicePatch, ErrorBody, Limit, Page, type DeviceView } from './schemas.ts'
@@ -12,6 +14,7 @@ export interface DeviceRouteDeps {
   presence: Presence
   bus: EventBus
   mqttUrl: () => string
+  euicc: EuiccRepository
 }
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
@@ -46,10 +49,26 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
       }
     }
   }, async (request, reply) => {
-    const { device, secret } = await devices.create(request.user.tid, request.body).catch((err: { code?: string, cause?: { code?: string } }) => {
+    const { euiccCertificate, eumCertificate, ...fields } = request.body
+    let registered: ReturnType<typeof parseRegisteredCertificates> | null = null
+    if (euiccCertificate !== undefined) {
+      try {
+        registered = parseRegisteredCertificates(euiccCertificate, eumCertificate)
+      } catch (err) {
+        if (err instanceof CertificateInputError) throw new errors.BadRequest('euiccCertificate: ' + err.message)
+        throw err
+      }
+      if (fields.eid !== undefined && fields.eid !== registered.eid) throw new errors.BadRequest(`eid ${fields.eid} is not the certificate's EID ${registered.eid}`)
+      fields.eid = registered.eid
+    }
+    const { device, secret } = await devices.create(request.user.tid, fields).catch((err: { code?: string, cause?: { code?: string } }) => {
       if (err.code === '23505' || err.cause?.code === '23505') throw new errors.Conflict('A device with this EID already exists')
       throw err
     })
+    if (registered !== null) {
+      const { eid, euiccDer, eumDer } = registered
+      await deps.euicc.transaction((tx) => deps.euicc.saveCertificate(tx, eid, euiccDer, eumDer, 'registered'))
+    }
     const [body] = await view(request.user.tid, [device])
     bus.publish({ type: 'device.created', tenantId: request.user.tid, data: { device: body } })
     reply.code(201)

@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { isSameOrigin } from '../auth/same-origin.ts'
 import { errors } from '../errors.ts'
 import type { EventLog, LoggedEvent } from '../events/event-log.ts'
 import type { StreamTickets } from '../events/stream-tickets.ts'
@@ -24,6 +25,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app
     onRequest: app.authenticate,
     schema: { tags: ['events'], security: [{ bearer: [] }], response: { 200: Type.Object({ ticket: Type.String(), expiresIn: Type.Integer() }) } }
   }, async (request) => {
+    if (!isSameOrigin(request)) throw new errors.CrossOrigin()
     const ticket = tickets.issue({ userId: request.user.sub, tenantId: request.user.tid, role: request.user.role })
     return { ticket, expiresIn: Math.floor(tickets.ttlMs / 1000) }
   })
@@ -34,7 +36,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app
       querystring: Type.Object({ ticket: Type.String({ maxLength: 100 }), lastEventId: Type.Optional(Type.String({ maxLength: 100 })) })
     }
   }, async (request, reply) => {
+    // An EventSource from another site's page is refused even with a valid ticket (it is burnt too).
     const holder = tickets.redeem(request.query.ticket)
+    if (!isSameOrigin(request)) throw new errors.CrossOrigin()
     if (holder === null) throw new errors.InvalidTicket()
     const raw = reply.raw
     reply.hijack()

@@ -24,16 +24,24 @@ export const Device = Type.Object({
 export type DeviceView = Static<typeof Device>
 
 const tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
-export const DeviceCreate = Type.Object({
+const deviceFields = {
   name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
   eid: Type.Optional(Type.String({ pattern: '^[0-9]{32}$' })),
   imei: Type.Optional(Type.String({ pattern: '^[0-9]{15}$' })),
   tags: Type.Optional(Type.Array(tag, { maxItems: 32 })),
   esimAgent: Type.Optional(Type.Union([Type.Literal('lpa'), Type.Literal('ipa')]))
+}
+const certificate = Type.String({ minLength: 100, maxLength: 20_000 })
+export const DeviceCreate = Type.Object({
+  ...deviceFields,
+  /** The eUICC certificate (PEM or base64 DER), and its EUM's: installation results can then be verified
+   * before any other notification of the device arrives. */
+  euiccCertificate: Type.Optional(certificate),
+  eumCertificate: Type.Optional(certificate)
 }, { additionalProperties: false })
 export type DeviceCreateBody = Static<typeof DeviceCreate>
 
-export const DevicePatch = Type.Partial(DeviceCreate, { additionalProperties: false, minProperties: 1 })
+export const DevicePatch = Type.Partial(Type.Object(deviceFields), { additionalProperties: false, minProperties: 1 })
 
 export const User = Type.Object({
   id: Type.String(),

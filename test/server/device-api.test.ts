@@ -27,7 +27,7 @@ t.test('device API', async (t) => {
     }
     const huge = await fetch(hub.httpUrl + '/api/devices', { method: 'POST', headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }) })
     t.equal(huge.status, 413)
-    t.equal((await hub.api(token, 'GET', "/api/devices?q=%27%3B%20drop%20table%20devices%3B--")).status, 200, 'SQL metacharacters in filters are just text')
+    t.equal((await hub.api(token, 'GET', '/api/devices?q=%27%3B%20drop%20table%20devices%3B--')).status, 200, 'SQL metacharacters in filters are just text')
     t.equal((await hub.api(token, 'GET', '/api/devices?cursor=garbage')).status, 400)
     t.equal((await hub.api(token, 'GET', '/api/devices?limit=100000')).status, 400)
   })

@@ -94,14 +94,21 @@ t.test('a signed-in user sees the fleet and its live updates', async t => {
   await row.locator('[data-col=rsrp]', { hasText: '-95' }).waitFor()
   t.pass('a reload keeps the user signed in and shows the stored telemetry')
 
-  await page.evaluate(() => {
+  const spoilToken = () => page.evaluate(() => {
     const key = 'euicc-hub.session'
     const session = JSON.parse(sessionStorage.getItem(key) ?? '{}')
     sessionStorage.setItem(key, JSON.stringify({ ...session, accessToken: 'expired' }))
   })
+  await spoilToken()
+  await page.reload()
+  await row.locator('[data-col=rsrp]', { hasText: '-95' }).waitFor()
+  t.pass('an expired access token is renewed with the refresh cookie')
+
+  await spoilToken()
+  await page.context().clearCookies()
   await page.reload()
   await page.getByRole('button', { name: 'Sign in' }).waitFor()
-  t.equal(await page.locator('fleet-table').count(), 0, 'a 401 takes the user back to sign-in')
+  t.equal(await page.locator('fleet-table').count(), 0, 'a 401 with no session left takes the user back to sign-in')
 
   t.same(problems, [], 'no page error, script dialog or CSP violation')
 })

@@ -1,7 +1,5 @@
-import { bigserial, customType, index, pgTable, text } from 'drizzle-orm/pg-core'
-import { createdAt } from './columns.ts'
-
-const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' })
+import { bigserial, index, pgTable, text } from 'drizzle-orm/pg-core'
+import { bytea, createdAt } from './columns.ts'
 
 /** Payloads that were acknowledged but could not be used: kept with the reason, never resent forever. */
 export const quarantine = pgTable('quarantine', {

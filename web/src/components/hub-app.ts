@@ -9,6 +9,7 @@ import { SessionStore, type Session } from '../data/session-store.ts'
 import './sign-in-form.ts'
 import './fleet-summary.ts'
 import './fleet-table.ts'
+import './admin-panel.ts'
 
 /**
  * The dashboard's root: the sign-in form when nobody is signed in, the fleet
@@ -59,6 +60,10 @@ export class HubApp extends LitElement {
       display: flex;
       flex-direction: column;
     }
+    main.admin {
+      grid-row: 2 / 4;
+      overflow: auto;
+    }
     .center {
       grid-row: 2 / 4;
       display: grid;
@@ -82,6 +87,10 @@ export class HubApp extends LitElement {
 
   @state()
   private session: Session | null = this.#session.current
+
+  /** The administration view (users, API keys, audit, own TOTP) instead of the fleet. */
+  @state()
+  private showAdmin = false
 
   #unsubscribe: (() => void) | null = null
 
@@ -123,10 +132,12 @@ export class HubApp extends LitElement {
       <header>
         <h1>euicc-hub</h1>
         <span class="user">${session.user.email} · ${session.user.role}</span>
+        <button type="button" @click=${() => { this.showAdmin = !this.showAdmin }}>${this.showAdmin ? 'Fleet' : session.user.role === 'admin' ? 'Admin' : 'Account'}</button>
         <button type="button" @click=${this.#signOut}>Sign out</button>
       </header>
-      <fleet-summary></fleet-summary>
-      <main><fleet-table></fleet-table></main>
+      ${this.showAdmin
+        ? html`<main class="admin"><admin-panel ?admin=${session.user.role === 'admin'}></admin-panel></main>`
+        : html`<fleet-summary></fleet-summary><main><fleet-table></fleet-table></main>`}
     `
   }
 

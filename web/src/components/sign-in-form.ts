@@ -73,6 +73,10 @@ export class SignInForm extends LitElement {
   @state()
   private error = ''
 
+  /** Set once the hub answered that this account needs a TOTP code. */
+  @state()
+  private needsCode = false
+
   protected override render () {
     return html`
       <form @submit=${this.#onSubmit} aria-labelledby="title">
@@ -83,6 +87,11 @@ export class SignInForm extends LitElement {
         <label>Password
           <input name="password" type="password" autocomplete="current-password" required ?disabled=${this.busy}>
         </label>
+        ${this.needsCode
+          ? html`<label>Authenticator code (or a recovery code)
+              <input name="totp" inputmode="numeric" autocomplete="one-time-code" maxlength="16" required ?disabled=${this.busy}>
+            </label>`
+          : null}
         ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : null}
         <button type="submit" ?disabled=${this.busy}>${this.busy ? 'Signing in…' : 'Sign in'}</button>
       </form>
@@ -95,12 +104,18 @@ export class SignInForm extends LitElement {
     const form = new FormData(event.currentTarget as HTMLFormElement)
     const email = String(form.get('email') ?? '').trim()
     const password = String(form.get('password') ?? '')
+    const totp = form.get('totp')
     this.busy = true
     this.error = ''
     try {
-      await this.api.login(email, password)
+      await this.api.login(email, password, typeof totp === 'string' && totp !== '' ? totp.trim() : undefined)
       // the session changed: <hub-app> now renders the fleet in place of this form
     } catch (err) {
+      if (err instanceof ApiError && err.code === 'HUB_ERR_TOTP_REQUIRED') {
+        this.needsCode = true
+        this.error = 'Enter the code from your authenticator app.'
+        return
+      }
       this.error = signInMessage(err)
     } finally {
       this.busy = false
@@ -110,7 +125,9 @@ export class SignInForm extends LitElement {
 
 function signInMessage (err: unknown): string {
   if (!(err instanceof ApiError)) return 'Signing in failed.'
+  if (err.code === 'HUB_ERR_INVALID_TOTP') return 'Wrong or already used code.'
   if (err.status === 401) return 'Wrong email or password.'
+  if (err.status === 503) return 'Signing in is unavailable right now. Try again shortly.'
   if (err.status === 429) return 'Too many attempts. Wait a minute and try again.'
   if (err.status === 0) return 'The hub cannot be reached.'
   return err.message || 'Signing in failed.'

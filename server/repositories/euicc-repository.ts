@@ -1,0 +1,118 @@
+import { and, desc, eq, gte, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
+import type { Database, Db } from '../db/database.ts'
+import { devices, euiccCertificates, notifications, operators, profiles, type NotificationRow, type OperatorRow, type ProfileRow } from '../db/schema/index.ts'
+import { decodeCursor, encodeCursor } from './cursor.ts'
+
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+
+export interface NotificationQuery {
+  tenantId: string
+  deviceId?: string
+  operation?: string
+  status?: string
+  reason?: string
+  from?: Date
+  to?: Date
+  limit: number
+  cursor?: string
+}
+
+/** Reads of notifications and the profile inventory, inventory reports, registered eUICC certificates
+ * and operators (the notification pipeline writes through `NotificationStore`). */
+export class EuiccRepository {
+  constructor (private readonly database: Database) {}
+
+  private get db () { return this.database.db }
+
+  async deviceEid (deviceId: string): Promise<string | null> {
+    const [row] = await this.db.select({ eid: devices.eid }).from(devices).where(eq(devices.id, deviceId))
+    return row?.eid ?? null
+  }
+
+  async operators (): Promise<OperatorRow[]> {
+    return await this.db.select().from(operators).orderBy(operators.id)
+  }
+
+  transaction<T> (work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.transaction(work)
+  }
+
+  async saveCertificate (tx: Tx, eid: string, euiccDer: Uint8Array, eumDer: Uint8Array | null, source: 'registered' | 'notification'): Promise<void> {
+    const values = { eid, euiccDer: Buffer.from(euiccDer), eumDer: eumDer === null ? null : Buffer.from(eumDer), source, updatedAt: new Date() }
+    await tx.insert(euiccCertificates).values(values).onConflictDoUpdate({ target: euiccCertificates.eid, set: values })
+  }
+
+  async profilesOf (eid: string): Promise<ProfileRow[]> {
+    return await this.db.select().from(profiles).where(eq(profiles.eid, eid)).orderBy(profiles.iccid)
+  }
+
+  async profilesOfDevice (tenantId: string, deviceId: string, eid: string | null): Promise<ProfileRow[]> {
+    const where = eid === null ? eq(profiles.deviceId, deviceId) : or(eq(profiles.eid, eid), eq(profiles.deviceId, deviceId))
+    return await this.db.select().from(profiles).where(and(where, or(eq(profiles.tenantId, tenantId), isNull(profiles.tenantId)))).orderBy(profiles.iccid)
+  }
+
+  /** Records what an `inventory` report says: unknown profiles are added (cause `inventory`), the others
+   * keep their notification-derived state and get `reportedState`; profiles missing from the report are
+   * reported `absent`. Disagreements are written to `conflict`. */
+  async applyInventory (tenantId: string, deviceId: string, eid: string, reported: Array<{ iccid: string, state: 'enabled' | 'disabled', name?: string, spn?: string, operatorId: string | null }>): Promise<ProfileRow[]> {
+    return await this.db.transaction(async (tx) => {
+      const now = new Date()
+      const changed: ProfileRow[] = []
+      for (const p of reported) {
+        const [row] = await tx.insert(profiles).values({
+          eid,
+          iccid: p.iccid,
+          tenantId,
+          deviceId,
+          state: p.state,
+          seqNumber: null,
+          cause: 'inventory',
+          changedAt: now,
+          reportedState: p.state,
+          reportedAt: now,
+          name: p.name ?? null,
+          spn: p.spn ?? null,
+          operatorId: p.operatorId
+        }).onConflictDoUpdate({
+          target: [profiles.eid, profiles.iccid],
+          set: { reportedState: p.state, reportedAt: now, name: sql`coalesce(excluded.name, ${profiles.name})`, spn: sql`coalesce(excluded.spn, ${profiles.spn})`, deviceId, tenantId }
+        }).returning()
+        changed.push(await this.refreshConflict(tx, row))
+      }
+      const listed = reported.map((p) => p.iccid)
+      const missing = await tx.update(profiles).set({ reportedState: 'absent', reportedAt: now })
+        .where(and(eq(profiles.eid, eid), listed.length > 0 ? sql`not (${profiles.iccid} = any(${sql.param(listed)}::text[]))` : sql`true`)).returning()
+      for (const row of missing) changed.push(await this.refreshConflict(tx, row))
+      return changed
+    })
+  }
+
+  private async refreshConflict (tx: Tx, row: ProfileRow): Promise<ProfileRow> {
+    const conflict = profileConflict(row)
+    if (conflict === row.conflict) return row
+    const [updated] = await tx.update(profiles).set({ conflict }).where(and(eq(profiles.eid, row.eid), eq(profiles.iccid, row.iccid))).returning()
+    return updated
+  }
+
+  async listNotifications (query: NotificationQuery): Promise<{ items: NotificationRow[], nextCursor: string | null }> {
+    const where: SQL[] = [eq(notifications.tenantId, query.tenantId)]
+    if (query.deviceId !== undefined) where.push(eq(notifications.deviceId, query.deviceId))
+    if (query.operation !== undefined) where.push(eq(notifications.operation, query.operation))
+    if (query.status !== undefined) where.push(eq(notifications.status, query.status as NotificationRow['status']))
+    if (query.reason !== undefined) where.push(eq(notifications.reason, query.reason))
+    if (query.from !== undefined) where.push(gte(notifications.receivedAt, query.from))
+    if (query.to !== undefined) where.push(lte(notifications.receivedAt, query.to))
+    if (query.cursor !== undefined) where.push(lt(notifications.id, Number(decodeCursor(query.cursor, 1)[0])))
+    const rows = await this.db.select().from(notifications).where(and(...where)).orderBy(desc(notifications.id)).limit(query.limit + 1)
+    const items = rows.slice(0, query.limit)
+    const last = items.at(-1)
+    return { items, nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.id]) : null }
+  }
+}
+
+/** What the inventory report says against what the notifications say, in words; null when they agree. */
+export function profileConflict (row: Pick<ProfileRow, 'state' | 'reportedState'>): string | null {
+  if (row.reportedState === null) return null
+  const expected = row.state === 'enabled' ? 'enabled' : row.state === 'deleted' ? 'absent' : 'disabled'
+  return row.reportedState === expected ? null : `notifications say ${row.state}, the device reports ${row.reportedState}`
+}

@@ -1,0 +1,62 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import type { AuditLog } from '../audit/audit-log.ts'
+import type { ApiKeyStore, PublicApiKey } from '../auth/api-key-store.ts'
+import { userRoles, type UserRole } from '../db/schema/index.ts'
+import { errors } from '../errors.ts'
+import { ErrorBody } from './schemas.ts'
+
+const ApiKey = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: Type.Unsafe<UserRole>(Type.String({ enum: [...userRoles] })),
+  createdAt: Type.String({ format: 'date-time' }),
+  lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
+})
+const secured = { security: [{ bearer: [] }] }
+const view = (k: PublicApiKey) => ({
+  id: k.id, name: k.name, role: k.role, createdAt: k.createdAt.toISOString(), lastUsedAt: k.lastUsedAt?.toISOString() ?? null, revokedAt: k.revokedAt?.toISOString() ?? null
+})
+
+/** API keys of the caller's tenant: admins (signed in, not with a key) create, list and revoke them. The
+ * key is in the creation answer only. */
+export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore, audit: AuditLog }> = async (app, { apiKeys, audit }) => {
+  app.addHook('onRequest', app.authenticate)
+  app.addHook('onRequest', app.requireRole('admin'))
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    if (request.user.kind === 'api-key') throw new errors.Forbidden()
+  })
+
+  app.get('/api/api-keys', {
+    schema: { tags: ['api-keys'], ...secured, response: { 200: Type.Object({ items: Type.Array(ApiKey) }) } }
+  }, async (request) => ({ items: (await apiKeys.list(request.user.tid)).map(view) }))
+
+  app.post('/api/api-keys', {
+    config: { audit: false },
+    schema: {
+      tags: ['api-keys'],
+      ...secured,
+      body: Type.Object({
+        name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
+        role: Type.Unsafe<UserRole>(Type.String({ enum: [...userRoles] }))
+      }, { additionalProperties: false }),
+      response: { 201: Type.Object({ apiKey: ApiKey, key: Type.String() }) }
+    }
+  }, async (request, reply) => {
+    const { key, secret } = await apiKeys.create({ tenantId: request.user.tid, name: request.body.name, role: request.body.role, createdBy: request.user.sub })
+    await audit.append({ tenantId: request.user.tid, actorType: 'user', actorId: request.user.sub, action: 'api-key.create', target: key.id, outcome: 'success', detail: { name: key.name, role: key.role }, ip: request.ip })
+    reply.code(201).header('cache-control', 'no-store')
+    return { apiKey: view(key), key: secret }
+  })
+
+  app.delete('/api/api-keys/:id', {
+    config: { audit: false },
+    schema: { tags: ['api-keys'], ...secured, params: Type.Object({ id: Type.String({ format: 'uuid' }) }), response: { 204: Type.Null(), 404: ErrorBody } }
+  }, async (request, reply) => {
+    if (!await apiKeys.revoke(request.user.tid, request.params.id)) throw new errors.NotFound('API key')
+    await audit.append({ tenantId: request.user.tid, actorType: 'user', actorId: request.user.sub, action: 'api-key.revoke', target: request.params.id, outcome: 'success', ip: request.ip })
+    reply.code(204)
+    return null
+  })
+}

@@ -1,0 +1,37 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { AuditLog } from '../audit/audit-log.ts'
+import { errors } from '../errors.ts'
+import type { UserRepository } from '../repositories/user-repository.ts'
+import { ErrorBody } from './schemas.ts'
+
+const Tenant = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String({ format: 'date-time' }) })
+const secured = { security: [{ bearer: [] }] }
+
+/** Tenants: platform admins only. */
+export const tenantRoutes: FastifyPluginAsyncTypebox<{ users: UserRepository, audit: AuditLog }> = async (app, { users, audit }) => {
+  app.addHook('onRequest', app.authenticate)
+  app.addHook('onRequest', app.requirePlatformAdmin)
+
+  app.get('/api/tenants', {
+    schema: { tags: ['tenants'], ...secured, response: { 200: Type.Object({ items: Type.Array(Tenant) }) } }
+  }, async () => {
+    const rows = await users.listTenants()
+    return { items: rows.map((t) => ({ id: t.id, name: t.name, createdAt: t.createdAt.toISOString() })) }
+  })
+
+  app.post('/api/tenants', {
+    config: { audit: false },
+    schema: {
+      tags: ['tenants'],
+      ...secured,
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }) }, { additionalProperties: false }),
+      response: { 201: Tenant, 409: ErrorBody }
+    }
+  }, async (request, reply) => {
+    const tenant = await users.createTenant(request.body.name)
+    if (tenant === null) throw new errors.Conflict('A tenant with this name already exists')
+    await audit.append({ tenantId: tenant.id, actorType: 'user', actorId: request.user.sub, action: 'tenant.create', target: tenant.id, outcome: 'success', detail: { name: tenant.name }, ip: request.ip })
+    reply.code(201)
+    return { id: tenant.id, name: tenant.name, createdAt: tenant.createdAt.toISOString() }
+  })
+}

@@ -1,0 +1,62 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+import { sql } from 'drizzle-orm'
+import mqtt from 'mqtt'
+import { request } from '../helpers/identity-client.ts'
+import { startTestHub } from '../helpers/test-hub.ts'
+
+const freePort = () => new Promise<number>((resolve, reject) => {
+  const server = createServer()
+  server.listen(0, '127.0.0.1', () => {
+    const { port } = server.address() as { port: number }
+    server.close(() => resolve(port))
+  })
+  server.on('error', reject)
+})
+
+// RELIABILITY E37: with Redis down, sign-in fails closed with a generic 503 (not 500, not unlimited),
+// tokens are not trusted without the revocation list, and MQTT ingest goes on. A private redis-server on
+// a free port is started and killed; the shared one is never touched.
+t.test('E37: Redis down → login and token checks fail closed with 503; ingest unaffected', async (t) => {
+  const port = await freePort()
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  let exited = false
+  redis.on('exit', () => { exited = true })
+  t.teardown(() => { if (!exited) redis.kill('SIGKILL') })
+  const redisUp = async () => {
+    for (let i = 0; i < 100; i++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = createServer()
+        s.once('error', () => resolve(true)) // the port is taken: redis is listening
+        s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)))
+      })
+      if (ok) return
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    throw new Error('redis-server did not start')
+  }
+  await redisUp()
+
+  const hub = await startTestHub(t, { env: { REDIS_URL: `redis://127.0.0.1:${port}` } })
+  const token = await hub.login()
+  const { device, credentials } = await hub.createDevice(token)
+  const client = await mqtt.connectAsync(hub.mqttUrl, { ...credentials, reconnectPeriod: 0 })
+  t.teardown(() => client.endAsync())
+
+  redis.kill('SIGKILL')
+  await new Promise<void>((resolve) => { if (exited) resolve(); else redis.once('exit', () => resolve()) })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+
+  const login = await request(hub.httpUrl, 'POST', '/api/auth/login', { body: hub.admin })
+  t.equal(login.status, 503, 'sign-in is refused with 503')
+  t.same(login.body, { error: { code: 'HUB_ERR_UNAVAILABLE', message: 'Service temporarily unavailable' } }, 'with a generic body')
+  const wrong = await request(hub.httpUrl, 'POST', '/api/auth/login', { body: { ...hub.admin, password: 'wrong password!!' } })
+  t.equal(wrong.status, 503, 'wrong passwords too: no unlimited guessing while Redis is down')
+  t.equal((await hub.api(token, 'GET', '/api/devices')).status, 503, 'an access token cannot be checked against revocations: 503')
+
+  const ts = Date.now()
+  await client.publishAsync(`devices/${device.id}/telemetry`, JSON.stringify({ ts, seq: 1, rsrp: -90 }), { qos: 1 })
+  const rows = await hub.database.rows<{ n: number }>(sql`select count(*)::int as n from telemetry where device_id = ${device.id}`)
+  t.equal(rows[0].n, 1, 'QoS 1 telemetry is acknowledged and stored while Redis is down')
+})

@@ -1,0 +1,58 @@
+import t from 'tap'
+import { createPrivateKey } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import mqtt from 'mqtt'
+import { iccidForPrefix } from '../../server/euicc/iccid.ts'
+import { encodeOtherSignedNotification } from '../../server/euicc/notification-encoder.ts'
+import { notificationMessage, SMDP, trustDir } from '../helpers/euicc-fixtures.ts'
+import { startTestHub } from '../helpers/test-hub.ts'
+
+const testdata = fileURLToPath(new URL('../../../shared/testdata/', import.meta.url))
+const absent = existsSync(testdata) ? false : 'the shared test data (../shared/testdata) is absent in this clone'
+const read = (path: string) => readFileSync(testdata + path)
+
+t.test('the GSMA SGP.26 test PKI and the real capture, through the hub', { skip: absent }, async (t) => {
+  const hub = await startTestHub(t, { env: { HUB_EUICC_TRUST_DIR: trustDir(t, [read('sgp26/ci/CERT_CI_ECDSA_NIST.der'), read('sgp26/ci/CERT_CI_ECDSA_BRP.der')]) } })
+  const token = await hub.login()
+
+  for (const curve of ['NIST', 'BRP']) {
+    const { device, credentials } = await hub.createDevice(token, { eid: '89049032123451234512345678901235' }).catch(async () => {
+      // The two curves share the test EID: the second device is registered without it and learns it.
+      return await hub.createDevice(token)
+    })
+    const client = await mqtt.connectAsync(hub.mqttUrl, { ...credentials, reconnectPeriod: 0 })
+    t.teardown(() => client.endAsync(true))
+    await client.subscribeAsync(`devices/${device.id}/notifications/ack`, { qos: 1 })
+    const der = Buffer.from(encodeOtherSignedNotification({
+      seqNumber: curve === 'NIST' ? 1 : 2,
+      operation: 'enable',
+      iccid: iccidForPrefix('899501', 1),
+      notificationAddress: SMDP,
+      privateKey: createPrivateKey(read(`sgp26/euicc/SK_EUICC_ECDSA_${curve}.pem`)),
+      euiccCertificateDer: read(`sgp26/euicc/CERT_EUICC_ECDSA_${curve}.der`),
+      eumCertificateDer: read(`sgp26/eum/CERT_EUM_ECDSA_${curve}.der`)
+    }))
+    const ack = new Promise<{ status: string, reason?: string }>((resolve) => client.once('message', (_topic, m) => resolve(JSON.parse(m.toString()))))
+    await client.publishAsync(`devices/${device.id}/notifications`, notificationMessage(der), { qos: 1 })
+    const answer = await ack
+    if (curve === 'NIST') t.same(answer, { seqNumber: 1, status: 'accepted' }, 'SGP.26 NIST notification accepted')
+    else t.same([answer.status, answer.reason], ['rejected', 'eid-mismatch'], 'the BRP eUICC shares the EID registered to the NIST device')
+  }
+
+  // The real installation result: its signature verifies, but its EID is outside its EUM's range.
+  const registered = await hub.api(token, 'POST', '/api/devices', {
+    name: 'sysmocom test eUICC',
+    euiccCertificate: read('sgp22-real/euicc-cert.pem').toString(),
+    eumCertificate: read('sgp22-real/eum-cert.pem').toString()
+  })
+  t.equal(registered.status, 201)
+  const res = await fetch(hub.httpUrl + '/api/devices/' + (registered.body.device.id as string), { headers: { authorization: 'Bearer ' + token } })
+  t.equal(res.status, 200)
+  const client = await mqtt.connectAsync(hub.mqttUrl, { ...registered.body.credentials, reconnectPeriod: 0 })
+  t.teardown(() => client.endAsync(true))
+  await client.subscribeAsync(`devices/${registered.body.device.id as string}/notifications/ack`, { qos: 1 })
+  const ack = new Promise<{ status: string, reason?: string, seqNumber: number }>((resolve) => client.once('message', (_topic, m) => resolve(JSON.parse(m.toString()))))
+  await client.publishAsync(`devices/${registered.body.device.id as string}/notifications`, notificationMessage(read('sgp22-real/pir-sysmo-euicc.der')), { qos: 1 })
+  t.same(await ack, { seqNumber: 2, status: 'rejected', reason: 'eid-not-permitted' })
+})
