@@ -9,6 +9,8 @@ export type HubEvent =
   | { type: 'telemetry', tenantId: string, data: TelemetryEventData }
   | { type: 'notification', tenantId: string, data: NotificationEventData }
   | { type: 'profile.changed', tenantId: string, data: ProfileEventData }
+  | { type: 'command.updated', tenantId: string, data: CommandEventData }
+  | { type: 'campaign.updated', tenantId: string, data: CampaignEventData }
 
 export type TelemetryEventData = Omit<TelemetrySample, 'ts'> & { deviceId: string, ts: string }
 
@@ -34,4 +36,31 @@ export interface ProfileEventData {
   reportedState: 'enabled' | 'disabled' | 'absent' | null
   conflict: string | null
   operatorId: string | null
+}
+
+/** A command's state after a change (the API's command view). */
+export interface CommandEventData {
+  id: string
+  deviceId: string
+  op: string
+  iccid: string | null
+  status: 'queued' | 'sent' | 'succeeded' | 'failed' | 'expired' | 'cancelled'
+  requestedBy: string
+  campaignId: string | null
+  createdAt: string
+  expiresAt: string
+  sentAt: string | null
+  finishedAt: string | null
+  error: { code: string, message: string } | null
+}
+
+/** A campaign's state and progress counts after a change. */
+export interface CampaignEventData {
+  id: string
+  name: string
+  op: string
+  status: 'running' | 'paused' | 'completed' | 'cancelled'
+  pausedReason: string | null
+  total: number
+  progress: Record<'pending' | 'queued' | 'sent' | 'succeeded' | 'failed' | 'expired' | 'cancelled', number>
 }

@@ -38,6 +38,9 @@ import type { EuiccRepository } from './repositories/euicc-repository.ts'
 import type { NotificationPipeline } from './notifications/notification-pipeline.ts'
 import type { OperatorDirectory } from './notifications/operator-directory.ts'
 import type { TrustStore } from './notifications/trust-store.ts'
+import type { CommandService } from './commands/command-service.ts'
+import type { EimIdentity } from './eim/eim-identity.ts'
+import { commandRoutes } from './routes/command-routes.ts'
 
 export interface AppDeps {
   logger: Logger
@@ -60,6 +63,8 @@ export interface AppDeps {
   trustStore: TrustStore
   operators: OperatorDirectory
   notifications: NotificationPipeline
+  commands: CommandService
+  eim: EimIdentity
 }
 
 const webRoot = fileURLToPath(new URL('../web/dist', import.meta.url))
@@ -129,6 +134,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   await app.register(telemetryRoutes, { devices: deps.devices, telemetry: deps.telemetry })
   await app.register(euiccRoutes, { devices: deps.devices, euicc: deps.euicc, trustStore: deps.trustStore, operators: deps.operators, audit: deps.audit })
   await app.register(es9plusRoutes, { notifications: deps.notifications })
+  await app.register(commandRoutes, { commands: deps.commands, devices: deps.devices, eim: deps.eim })
   await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams })
 
   if (existsSync(webRoot)) {

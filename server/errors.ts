@@ -15,5 +15,9 @@ export const errors = {
   TooManyAttempts: createError('HUB_ERR_TOO_MANY_ATTEMPTS', 'Too many attempts; try again later', 429),
   WeakPassword: createError('HUB_ERR_WEAK_PASSWORD', '%s', 400),
   CrossOrigin: createError('HUB_ERR_CROSS_ORIGIN', 'Cross-origin request refused', 403),
-  InvalidRefreshToken: createError('HUB_ERR_INVALID_REFRESH_TOKEN', 'The session has ended; sign in again', 401)
+  InvalidRefreshToken: createError('HUB_ERR_INVALID_REFRESH_TOKEN', 'The session has ended; sign in again', 401),
+  InvalidActivationCode: createError('HUB_ERR_INVALID_ACTIVATION_CODE', 'Invalid activation code: %s', 400),
+  InvalidCommand: createError('HUB_ERR_INVALID_COMMAND', '%s', 400),
+  CommandNotCancellable: createError('HUB_ERR_COMMAND_NOT_CANCELLABLE', '%s', 409),
+  CampaignState: createError('HUB_ERR_CAMPAIGN_STATE', '%s', 409)
 }

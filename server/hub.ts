@@ -25,6 +25,8 @@ import { DeviceRepository } from './repositories/device-repository.ts'
 import { TelemetryRepository } from './repositories/telemetry-repository.ts'
 import { UserRepository } from './repositories/user-repository.ts'
 import { AuditLog } from './audit/audit-log.ts'
+import { CommandService } from './commands/command-service.ts'
+import { loadEimIdentity } from './eim/eim-identity.ts'
 
 /** How often in-memory last-seen times are written to the devices table. */
 const LAST_SEEN_FLUSH_MS = 5000
@@ -33,6 +35,8 @@ export interface HubOptions {
   logger?: Logger
   brokerLimits?: Partial<BrokerLimits>
   ingest?: Partial<IngestBatcherOptions>
+  /** Command expiry sweep interval (ms; default 1000). */
+  commands?: { sweepMs?: number }
 }
 
 export interface Hub {
@@ -112,7 +116,14 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
     await operators.load()
     const notifications = new NotificationPipeline(new NotificationStore(database), trustStore, operators, bus, metrics, (err) => logger.error({ err }, 'notification processing failed; it stays in the inbox'))
     closers.push(() => notifications.close())
+    const sendToDevice = (topic: string, payload: string) => new Promise<void>((resolve, reject) => {
+      broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => err === undefined || err === null ? resolve() : reject(err))
+    })
+    const eim = await loadEimIdentity((key, create) => users.setting(key, create))
+    const commands = new CommandService({ database, bus, audit, euicc, operators, eim, logger, send: sendToDevice, sweepMs: options.commands?.sweepMs })
+    closers.push(() => commands.close())
     const ingest = new DeviceIngest({
+      commands,
       batcher,
       bus,
       metrics,
@@ -136,6 +147,7 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
         bus.publish({ type: 'device.online', tenantId: device.tenantId, data: { deviceId: device.id, at: at() } })
       },
       disconnected: (device) => {
+        commands.deviceGone(device.id)
         metrics.connections.dec()
         presence.disconnected(device.id)
         bus.publish({ type: 'device.offline', tenantId: device.tenantId, data: { deviceId: device.id, at: at() } })
@@ -153,6 +165,12 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       }
     }
     const broker = await HubBroker.create(backend, { ...defaultBrokerLimits, ...options.brokerLimits })
+    // Commands are delivered once the device can receive them: when it subscribes to its commands, or
+    // when it resumes a persistent session (whose subscriptions survive).
+    broker.aedes.on('subscribe', (subscriptions, client) => {
+      if (client !== null && subscriptions.some((sub) => sub.topic.startsWith(`devices/${client.id}/commands/`))) commands.deviceReady(client.id)
+    })
+    broker.aedes.on('clientReady', (client) => { if (!client.clean) commands.deviceReady(client.id) })
     // Closed first on shutdown (closers run in reverse): stop accepting and drop devices, then let the
     // batcher finish what it has, then write the last-seen times.
     const flushLastSeen = () => devices.recordLastSeen(presence.drainLastSeen()).catch((err: Error) => logger.warn({ err: err.message }, 'last-seen flush failed'))
@@ -183,7 +201,9 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       euicc,
       trustStore,
       operators,
-      notifications
+      notifications,
+      commands,
+      eim
     })
     broker.attachWebSocket(app.server)
     closers.push(() => broker.close())

@@ -25,13 +25,15 @@ export interface DeviceIngestDeps {
   operators: OperatorDirectory
   /** Publishes to a device (QoS 1) and resolves once the broker has taken the message. */
   sendToDevice (topic: string, payload: string): Promise<void>
+  /** Command results (`commands/{commandId}/result`): verified and recorded before the PUBACK. */
+  commands?: { handleResult (device: AuthenticatedDevice, commandId: string, payload: Uint8Array): Promise<{ ok: true } | { ok: false, reason: string, detail: string }> }
 }
 
 /** What happens to each device publish, before its PUBACK: telemetry is validated and committed;
  * notifications go through the notification pipeline and are answered on `notifications/ack`; inventory
  * reports are reconciled with the profile inventory. What cannot be used is quarantined with the reason
- * and still acknowledged (a resend would fail the same way); command results wait for the operations
- * pipeline in quarantine as `unsupported-topic`, so nothing a device sent is lost. */
+ * and still acknowledged (a resend would fail the same way); command results go to the command service
+ * (server/commands/), which records them before the PUBACK. */
 export class DeviceIngest {
   constructor (private readonly deps: DeviceIngestDeps) {}
 
@@ -46,9 +48,16 @@ export class DeviceIngest {
         return await this.inventory(device, packet)
       case 'status':
         return
+      case 'command-result': {
+        if (this.deps.commands === undefined || topic.commandId === undefined) break
+        const outcome = await this.deps.commands.handleResult(device, topic.commandId, packet.payload as Buffer)
+        if (!outcome.ok) await this.quarantine(device, packet, outcome.reason, outcome.detail)
+        return
+      }
       default:
-        return await this.quarantine(device, packet, 'unsupported-topic', `no pipeline for ${topic.kind} yet`)
+        break
     }
+    return await this.quarantine(device, packet, 'unsupported-topic', `no pipeline for ${topic.kind} yet`)
   }
 
   private async telemetry (device: AuthenticatedDevice, packet: PublishPacket): Promise<void> {

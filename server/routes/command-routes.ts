@@ -1,0 +1,150 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import QRCode from 'qrcode'
+import { COMMAND_OPS, ICCID_PATTERN, parseActivationCode } from '../../protocol/commands.ts'
+import { commandStatuses, type CommandRow } from '../db/schema/index.ts'
+import type { CommandService, Requester } from '../commands/command-service.ts'
+import { MAX_TTL_SECONDS } from '../commands/command-service.ts'
+import type { EimIdentity } from '../eim/eim-identity.ts'
+import { errors } from '../errors.ts'
+import type { DeviceRepository } from '../repositories/device-repository.ts'
+import { ErrorBody, Limit } from './schemas.ts'
+
+export interface CommandRouteDeps {
+  commands: CommandService
+  devices: DeviceRepository
+  eim: EimIdentity
+}
+
+const secured = { security: [{ bearer: [] }] }
+const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
+const IsoDate = Type.String({ format: 'date-time' })
+
+export const Command = Type.Object({
+  id: Type.String(),
+  deviceId: Type.String(),
+  op: Type.String(),
+  iccid: nullable(Type.String()),
+  activationCode: nullable(Type.String()),
+  status: Type.String(),
+  requestedBy: Type.String(),
+  campaignId: nullable(Type.String()),
+  createdAt: IsoDate,
+  expiresAt: IsoDate,
+  sentAt: nullable(IsoDate),
+  finishedAt: nullable(IsoDate),
+  deliveries: Type.Integer(),
+  euicc: nullable(Type.Object({ eid: Type.String(), counterValue: Type.Integer(), eimTransactionId: Type.String() })),
+  result: nullable(Type.Object({}, { additionalProperties: true })),
+  error: nullable(Type.Object({ code: Type.String(), message: Type.String() }))
+})
+
+export const CommandCreate = Type.Object({
+  op: Type.Union(COMMAND_OPS.map((op) => Type.Literal(op))),
+  iccid: Type.Optional(Type.String({ pattern: ICCID_PATTERN })),
+  activationCode: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TTL_SECONDS }))
+}, { additionalProperties: false })
+
+export function toCommandView (row: CommandRow) {
+  return {
+    id: row.id,
+    deviceId: row.deviceId,
+    op: row.op,
+    iccid: row.iccid,
+    activationCode: row.activationCode,
+    status: row.status,
+    requestedBy: row.requestedBy,
+    campaignId: row.campaignId,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt.toISOString(),
+    sentAt: row.sentAt?.toISOString() ?? null,
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+    deliveries: row.deliveries,
+    euicc: row.counterValue === null || row.eid === null || row.eimTransactionId === null ? null : { eid: row.eid, counterValue: row.counterValue, eimTransactionId: row.eimTransactionId },
+    result: (row.result ?? null) as Record<string, unknown> | null,
+    error: row.errorCode === null ? null : { code: row.errorCode, message: row.errorMessage ?? '' }
+  }
+}
+
+export const requesterOf = (request: FastifyRequest): Requester =>
+  ({ type: request.user.kind === 'api-key' ? 'api-key' : 'user', id: request.user.sub, ip: request.ip })
+
+/** eSIM operations on one device, the eIM identity and activation-code QR images (docs/operations.md).
+ * Operators and admins run operations; every role reads. The mutations audit themselves (with the
+ * requester and the command id). */
+export const commandRoutes: FastifyPluginAsyncTypebox<CommandRouteDeps> = async (app, deps) => {
+  const { commands, devices } = deps
+  app.addHook('onRequest', app.authenticate)
+  const operators = app.requireRole('admin', 'operator')
+
+  app.post('/api/devices/:id/commands', {
+    onRequest: operators,
+    config: { audit: false },
+    schema: { tags: ['commands'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 64 }) }), body: CommandCreate, response: { 202: Command, 400: ErrorBody, 404: ErrorBody } }
+  }, async (request, reply) => {
+    const device = await devices.get(request.user.tid, request.params.id)
+    if (device === null) throw new errors.NotFound('Device')
+    const body = request.body
+    const row = await commands.create({
+      tenantId: request.user.tid,
+      deviceId: device.id,
+      op: body.op,
+      iccid: body.iccid ?? null,
+      activationCode: body.activationCode ?? null,
+      ...(body.ttlSeconds === undefined ? {} : { ttlSeconds: body.ttlSeconds }),
+      requester: requesterOf(request)
+    })
+    reply.code(202)
+    return toCommandView(row)
+  })
+
+  app.get('/api/devices/:id/commands', {
+    schema: {
+      tags: ['commands'],
+      ...secured,
+      params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+      querystring: Type.Object({ limit: Limit(500, 50), cursor: Type.Optional(Type.String({ maxLength: 200 })), status: Type.Optional(Type.Union(commandStatuses.map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(Command), nextCursor: nullable(Type.String()) }), 404: ErrorBody }
+    }
+  }, async (request) => {
+    if (await devices.get(request.user.tid, request.params.id) === null) throw new errors.NotFound('Device')
+    const page = await commands.listByDevice(request.user.tid, request.params.id, request.query.limit, request.query.cursor, request.query.status)
+    return { items: page.items.map(toCommandView), nextCursor: page.nextCursor }
+  })
+
+  app.get('/api/commands/:id', {
+    schema: { tags: ['commands'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Command, 404: ErrorBody } }
+  }, async (request) => {
+    const row = await commands.get(request.user.tid, request.params.id)
+    if (row === null) throw new errors.NotFound('Command')
+    return toCommandView(row)
+  })
+
+  app.post('/api/commands/:id/cancel', {
+    onRequest: operators,
+    config: { audit: false },
+    schema: { tags: ['commands'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Command, 404: ErrorBody, 409: ErrorBody } }
+  }, async (request) => toCommandView(await commands.cancel(request.user.tid, request.params.id, requesterOf(request))))
+
+  app.get('/api/eim', {
+    schema: { tags: ['commands'], ...secured, response: { 200: Type.Object({ eimId: Type.String(), publicKey: Type.String(), algorithm: Type.String() }) } }
+  }, async () => ({ eimId: deps.eim.eimId, publicKey: deps.eim.publicKeyPem, algorithm: 'ECDSA P-256 SHA-256' }))
+
+  app.get('/api/activation-codes/qr', {
+    schema: {
+      tags: ['commands'],
+      ...secured,
+      querystring: Type.Object({ code: Type.String({ minLength: 1, maxLength: 512 }), format: Type.Optional(Type.Union([Type.Literal('png'), Type.Literal('svg')])) }, { additionalProperties: false }),
+      response: { 200: Type.Unsafe<Buffer | string>({ type: 'string', description: 'image/png or image/svg+xml' }), 400: ErrorBody }
+    }
+  }, async (request, reply) => {
+    const parsed = parseActivationCode(request.query.code)
+    if (!parsed.ok) throw new errors.InvalidActivationCode(parsed.reason)
+    reply.header('cache-control', 'private, max-age=300')
+    if (request.query.format === 'svg') {
+      return reply.type('image/svg+xml').send(await QRCode.toString(request.query.code, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }))
+    }
+    return reply.type('image/png').send(await QRCode.toBuffer(request.query.code, { type: 'png', errorCorrectionLevel: 'M', margin: 2, scale: 6 }))
+  })
+}
