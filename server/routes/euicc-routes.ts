@@ -152,6 +152,7 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
 
   app.post('/api/euicc/trust-anchors', {
     onRequest: admins,
+    config: { audit: false }, // audited below, with the certificate's fingerprint and subject
     schema: { tags: ['euicc'], ...secured, body: Type.Object({ certificate: Type.String({ minLength: 100, maxLength: 20_000 }) }, { additionalProperties: false }), response: { 201: TrustAnchor, 400: ErrorBody } }
   }, async (request, reply) => {
     let anchor
@@ -170,6 +171,7 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
 
   app.delete('/api/euicc/trust-anchors/:id', {
     onRequest: admins,
+    config: { audit: false },
     schema: { tags: ['euicc'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 80 }) }), response: { 204: Type.Null(), 404: ErrorBody } }
   }, async (request, reply) => {
     if (!/^[0-9a-f-]{36}$/.test(request.params.id)) throw new errors.NotFound('Trust anchor')
