@@ -39,6 +39,8 @@ import type { NotificationPipeline } from './notifications/notification-pipeline
 import type { OperatorDirectory } from './notifications/operator-directory.ts'
 import type { TrustStore } from './notifications/trust-store.ts'
 import type { CommandService } from './commands/command-service.ts'
+import type { CampaignService } from './commands/campaign-service.ts'
+import { campaignRoutes } from './routes/campaign-routes.ts'
 import type { EimIdentity } from './eim/eim-identity.ts'
 import { commandRoutes } from './routes/command-routes.ts'
 
@@ -64,6 +66,7 @@ export interface AppDeps {
   operators: OperatorDirectory
   notifications: NotificationPipeline
   commands: CommandService
+  campaigns: CampaignService
   eim: EimIdentity
 }
 
@@ -135,6 +138,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   await app.register(euiccRoutes, { devices: deps.devices, euicc: deps.euicc, trustStore: deps.trustStore, operators: deps.operators, audit: deps.audit })
   await app.register(es9plusRoutes, { notifications: deps.notifications })
   await app.register(commandRoutes, { commands: deps.commands, devices: deps.devices, eim: deps.eim })
+  await app.register(campaignRoutes, { campaigns: deps.campaigns, commands: deps.commands, audit: deps.audit })
   await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams })
 
   if (existsSync(webRoot)) {

@@ -26,6 +26,7 @@ import { TelemetryRepository } from './repositories/telemetry-repository.ts'
 import { UserRepository } from './repositories/user-repository.ts'
 import { AuditLog } from './audit/audit-log.ts'
 import { CommandService } from './commands/command-service.ts'
+import { CampaignService } from './commands/campaign-service.ts'
 import { loadEimIdentity } from './eim/eim-identity.ts'
 
 /** How often in-memory last-seen times are written to the devices table. */
@@ -36,7 +37,7 @@ export interface HubOptions {
   brokerLimits?: Partial<BrokerLimits>
   ingest?: Partial<IngestBatcherOptions>
   /** Command expiry sweep interval (ms; default 1000). */
-  commands?: { sweepMs?: number }
+  commands?: { sweepMs?: number, campaignTickMs?: number }
 }
 
 export interface Hub {
@@ -120,8 +121,10 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => err === undefined || err === null ? resolve() : reject(err))
     })
     const eim = await loadEimIdentity((key, create) => users.setting(key, create))
-    const commands = new CommandService({ database, bus, audit, euicc, operators, eim, logger, send: sendToDevice, sweepMs: options.commands?.sweepMs })
+    const commands = new CommandService({ database, bus, audit, euicc, operators, eim, logger, metrics, send: sendToDevice, sweepMs: options.commands?.sweepMs })
     closers.push(() => commands.close())
+    const campaigns = new CampaignService({ database, bus, commands, logger, tickMs: options.commands?.campaignTickMs })
+    closers.push(() => campaigns.close())
     const ingest = new DeviceIngest({
       commands,
       batcher,
@@ -203,6 +206,7 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       operators,
       notifications,
       commands,
+      campaigns,
       eim
     })
     broker.attachWebSocket(app.server)

@@ -11,6 +11,7 @@ import { commands, devices, eimCounters, euiccCertificates, profiles, type Comma
 import type { EimIdentity } from '../eim/eim-identity.ts'
 import { decodeEuiccPackageResult, encodeEuiccPackageRequest, MAX_COUNTER_VALUE, PACKAGE_ERROR, PSMO_TAG, verifyPackageResultSignature, type ListedProfile } from '../eim/euicc-package.ts'
 import { errors } from '../errors.ts'
+import type { HubMetrics } from '../metrics.ts'
 import { profileEventData } from '../notifications/notification-pipeline.ts'
 import type { OperatorDirectory } from '../notifications/operator-directory.ts'
 import { decodeCursor, encodeCursor } from '../repositories/cursor.ts'
@@ -41,6 +42,7 @@ export interface CommandServiceDeps {
   operators: OperatorDirectory
   eim: EimIdentity
   logger: Logger
+  metrics?: HubMetrics
   /** Publishes to a device (QoS 1); resolves once the broker has taken the message. */
   send (topic: string, payload: string): Promise<void>
   /** How often expired commands are swept (ms). */
@@ -94,26 +96,41 @@ export class CommandService {
   }
 
   async create (input: CommandInput): Promise<CommandRow> {
-    const checked = validateCommand(input.op, input.iccid ?? null, input.activationCode ?? null)
-    const ttl = input.ttlSeconds ?? DEFAULT_TTL_SECONDS
-    const now = new Date()
-    const [row] = await this.db.insert(commands).values({
-      id: randomUUID(),
-      tenantId: input.tenantId,
-      deviceId: input.deviceId,
-      op: input.op,
-      iccid: checked.iccid,
-      activationCode: checked.activationCode,
-      requestedBy: `${input.requester.type}:${input.requester.id}`,
-      campaignId: input.campaignId ?? null,
-      createdAt: now,
-      updatedAt: now,
-      expiresAt: new Date(now.getTime() + ttl * 1000)
-    }).returning()
-    await this.audit(row, 'command.create', input.requester, 'success', { deviceId: row.deviceId, op: row.op, iccid: row.iccid, ttlSeconds: ttl })
-    this.emit(row)
-    if (this.ready.has(row.deviceId)) this.pump(row.deviceId, false)
+    const [row] = await this.insert(this.db, [input])
+    await this.announce([row], input.requester)
     return row
+  }
+
+  /** Inserts queued commands (in the caller's transaction when given one); `announce` them once committed. */
+  async insert (tx: Tx | CommandService['db'], inputs: readonly CommandInput[]): Promise<CommandRow[]> {
+    if (inputs.length === 0) return []
+    const now = new Date()
+    const values = inputs.map((input) => {
+      const checked = validateCommand(input.op, input.iccid ?? null, input.activationCode ?? null)
+      return {
+        id: randomUUID(),
+        tenantId: input.tenantId,
+        deviceId: input.deviceId,
+        op: input.op,
+        iccid: checked.iccid,
+        activationCode: checked.activationCode,
+        requestedBy: `${input.requester.type}:${input.requester.id}`,
+        campaignId: input.campaignId ?? null,
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: new Date(now.getTime() + (input.ttlSeconds ?? DEFAULT_TTL_SECONDS) * 1000)
+      }
+    })
+    return await tx.insert(commands).values(values).returning()
+  }
+
+  /** Audits, publishes and delivers newly inserted commands. */
+  async announce (rows: readonly CommandRow[], requester: Requester): Promise<void> {
+    for (const row of rows) {
+      await this.audit(row, 'command.create', requester, 'success', { deviceId: row.deviceId, op: row.op, iccid: row.iccid, ttlSeconds: Math.round((row.expiresAt.getTime() - row.createdAt.getTime()) / 1000) })
+      this.emit(row)
+      if (this.ready.has(row.deviceId)) this.pump(row.deviceId, false)
+    }
   }
 
   async get (tenantId: string, id: string): Promise<CommandRow | null> {
@@ -123,7 +140,12 @@ export class CommandService {
   }
 
   async listByDevice (tenantId: string, deviceId: string, limit: number, cursor?: string, status?: CommandStatus): Promise<{ items: CommandRow[], nextCursor: string | null }> {
-    const where = [eq(commands.tenantId, tenantId), eq(commands.deviceId, deviceId)]
+    return await this.list(tenantId, { deviceId }, limit, cursor, status)
+  }
+
+  /** A tenant's commands of one device or one campaign, newest first. */
+  async list (tenantId: string, of: { deviceId: string } | { campaignId: string }, limit: number, cursor?: string, status?: CommandStatus): Promise<{ items: CommandRow[], nextCursor: string | null }> {
+    const where = [eq(commands.tenantId, tenantId), 'deviceId' in of ? eq(commands.deviceId, of.deviceId) : eq(commands.campaignId, of.campaignId)]
     if (status !== undefined) where.push(eq(commands.status, status))
     if (cursor !== undefined) {
       const [at, id] = decodeCursor(cursor, 2)
@@ -188,7 +210,7 @@ export class CommandService {
       this.deps.logger.error({ err: err.message, deviceId }, 'command delivery failed; retried when the device reconnects')
     })
     this.pumps.set(deviceId, next)
-    void next.then(() => { if (this.pumps.get(deviceId) === next) this.pumps.delete(deviceId) })
+    next.then(() => { if (this.pumps.get(deviceId) === next) this.pumps.delete(deviceId) }, () => {})
   }
 
   /** At most one command of a device is `sent` (the partial unique index enforces it across processes):
@@ -257,6 +279,7 @@ export class CommandService {
     if (row.activationCode !== null) message.activationCode = row.activationCode
     if (row.euiccPackageRequest !== null) message.euiccPackageRequest = Buffer.from(row.euiccPackageRequest).toString('base64')
     await this.deps.send(topics.command(row.deviceId, row.id), JSON.stringify(message))
+    this.deps.metrics?.commandDeliveries.inc()
     await this.db.update(commands).set({ deliveries: sql`${commands.deliveries} + 1` }).where(eq(commands.id, row.id))
   }
 
@@ -393,6 +416,7 @@ export class CommandService {
   // ---- events and audit --------------------------------------------------------------------------
 
   private finished (row: CommandRow): void {
+    this.deps.metrics?.commands.inc({ op: row.op, status: row.status, code: row.errorCode ?? '' })
     this.emit(row)
     this.onFinished(row)
     if (this.ready.has(row.deviceId)) this.pump(row.deviceId, false)

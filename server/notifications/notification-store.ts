@@ -64,8 +64,11 @@ const profileColumns: Array<UnnestColumn<ProfileUpdate>> = [
   { name: 'operator_id', type: 'text', value: (p) => p.operatorId }
 ]
 
-/** `conflict` for a row whose notification state becomes `state`, against its reported state. */
-const conflictFor = (state: SQL) => sql`case when profiles.reported_state is null then null
+/** `conflict` for a row whose notification state becomes `state`: against a command's effect it replaces
+ * (server/commands/), else against its reported state. */
+const conflictFor = (state: SQL) => sql`case when profiles.cause like 'command:%' and profiles.state <> ${state}
+    then 'the ' || profiles.cause || ' said ' || profiles.state || ', notifications say ' || ${state}
+  when profiles.reported_state is null then null
   when profiles.reported_state = (case ${state} when 'enabled' then 'enabled' when 'deleted' then 'absent' else 'disabled' end) then null
   else 'notifications say ' || ${state} || ', the device reports ' || profiles.reported_state end`
 type SQL = ReturnType<typeof sql>

@@ -68,6 +68,8 @@ export const campaigns = pgTable('campaigns', {
   ratePerMinute: integer().notNull(),
   concurrency: integer().notNull(),
   failureThreshold: integer().notNull(),
+  /** Failures counted before the last resume: the threshold applies to the failures since. */
+  failureBaseline: integer().notNull().default(0),
   ttlSeconds: integer().notNull(),
   status: text({ enum: campaignStatuses }).notNull().default('running'),
   pausedReason: text(),

@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto'
+import { and, asc, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm'
+import type { Logger } from 'pino'
+import type { CommandOp } from '../../protocol/commands.ts'
+import type { CampaignEventData } from '../../protocol/events.ts'
+import type { EventBus } from '../bus/event-bus.ts'
+import type { Database } from '../db/database.ts'
+import { campaigns, campaignTargets, commands, devices, profiles, type CampaignRow, type CampaignStatus } from '../db/schema/index.ts'
+import { errors } from '../errors.ts'
+import { decodeCursor, encodeCursor } from '../repositories/cursor.ts'
+import type { Tx } from '../repositories/euicc-repository.ts'
+import { toTextArray } from '../repositories/device-repository.ts'
+import { validateCommand, type CommandService, type Requester } from './command-service.ts'
+
+export interface CampaignFilter {
+  /** Devices carrying every one of these tags. */
+  tags?: string[]
+  /** Devices holding a (not deleted) profile of this operator id. */
+  operator?: string
+  /** Devices whose IMEI starts with this Type Allocation Code (the first 8 digits name the model). */
+  model?: string
+  deviceIds?: string[]
+}
+
+export interface CampaignInput {
+  tenantId: string
+  name: string
+  op: CommandOp
+  iccid?: string | null
+  activationCode?: string | null
+  filter: CampaignFilter
+  ratePerMinute: number
+  concurrency: number
+  failureThreshold: number
+  ttlSeconds: number
+  requester: Requester
+}
+
+export type Progress = CampaignEventData['progress']
+
+export interface CampaignServiceDeps {
+  database: Database
+  bus: EventBus
+  commands: CommandService
+  logger: Logger
+  /** How often running campaigns launch commands (ms). */
+  tickMs?: number
+}
+
+const MAX_TARGETS = 100_000
+const emptyProgress = (): Progress => ({ pending: 0, queued: 0, sent: 0, succeeded: 0, failed: 0, expired: 0, cancelled: 0 })
+
+/** Campaigns (docs/operations.md): one operation over a set of devices fixed at creation, each device's
+ * command an ordinary command. Every tick, each running campaign launches as many commands as its rate
+ * (a token bucket) and its concurrency limit (queued + sent) allow; failures (failed + expired) reaching
+ * the threshold pause it. One process steps a campaign at a time (a transaction-scoped advisory lock). */
+export class CampaignService {
+  private readonly timer: NodeJS.Timeout
+  private readonly buckets = new Map<string, { tokens: number, at: number }>()
+  private readonly lastProgress = new Map<string, string>()
+  private ticking: Promise<void> | null = null
+  private closed = false
+
+  constructor (private readonly deps: CampaignServiceDeps) {
+    this.timer = setInterval(() => {
+      this.ticking ??= this.tick().catch((err: Error) => deps.logger.error({ err: err.message }, 'campaign tick failed')).finally(() => { this.ticking = null })
+    }, deps.tickMs ?? 250).unref()
+  }
+
+  private get db () { return this.deps.database.db }
+
+  async close (): Promise<void> {
+    this.closed = true
+    clearInterval(this.timer)
+    await this.ticking
+  }
+
+  async create (input: CampaignInput): Promise<{ campaign: CampaignRow, progress: Progress }> {
+    validateCommand(input.op, input.iccid ?? null, input.activationCode ?? null)
+    const targets = await this.resolve(input.tenantId, input.filter)
+    if (targets.length === 0) throw new errors.InvalidCommand('the filter matches no device')
+    const id = randomUUID()
+    const campaign = await this.db.transaction(async (tx) => {
+      const [row] = await tx.insert(campaigns).values({
+        id,
+        tenantId: input.tenantId,
+        name: input.name,
+        op: input.op,
+        iccid: input.iccid ?? null,
+        activationCode: input.activationCode ?? null,
+        filter: input.filter,
+        ratePerMinute: input.ratePerMinute,
+        concurrency: input.concurrency,
+        failureThreshold: input.failureThreshold,
+        ttlSeconds: input.ttlSeconds,
+        requestedBy: `${input.requester.type}:${input.requester.id}`,
+        total: targets.length
+      }).returning()
+      for (let i = 0; i < targets.length; i += 1000) {
+        await tx.insert(campaignTargets).values(targets.slice(i, i + 1000).map((deviceId, j) => ({ campaignId: id, deviceId, position: i + j })))
+      }
+      return row
+    })
+    const progress = { ...emptyProgress(), pending: targets.length }
+    this.emit(campaign, progress)
+    return { campaign, progress }
+  }
+
+  /** The tenant's device ids matching the filter, oldest first. */
+  async resolve (tenantId: string, filter: CampaignFilter): Promise<string[]> {
+    const where: SQL[] = [eq(devices.tenantId, tenantId)]
+    if (filter.tags !== undefined && filter.tags.length > 0) where.push(sql`${devices.tags} @> ${toTextArray(filter.tags)}`)
+    if (filter.model !== undefined) where.push(sql`${devices.imei} like ${filter.model.replace(/[%_\\]/g, '') + '%'}`)
+    if (filter.deviceIds !== undefined) where.push(inArray(devices.id, filter.deviceIds.length > 0 ? filter.deviceIds : ['']))
+    if (filter.operator !== undefined) {
+      where.push(sql`exists (select 1 from ${profiles} where ${profiles.deviceId} = ${devices.id} and ${profiles.operatorId} = ${filter.operator} and ${profiles.state} <> 'deleted')`)
+    }
+    const rows = await this.db.select({ id: devices.id }).from(devices).where(and(...where)).orderBy(asc(devices.createdAt), asc(devices.id)).limit(MAX_TARGETS)
+    return rows.map((r) => r.id)
+  }
+
+  async get (tenantId: string, id: string): Promise<{ campaign: CampaignRow, progress: Progress } | null> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return null
+    const [campaign] = await this.db.select().from(campaigns).where(and(eq(campaigns.tenantId, tenantId), eq(campaigns.id, id)))
+    if (campaign === undefined) return null
+    return { campaign, progress: await this.progress(this.db, id) }
+  }
+
+  async list (tenantId: string, limit: number, cursor?: string): Promise<{ items: Array<{ campaign: CampaignRow, progress: Progress }>, nextCursor: string | null }> {
+    const where: SQL[] = [eq(campaigns.tenantId, tenantId)]
+    if (cursor !== undefined) {
+      const [at, id] = decodeCursor(cursor, 2)
+      where.push(sql`(${campaigns.createdAt}, ${campaigns.id}) < (${new Date(at).toISOString()}::timestamptz, ${id}::uuid)`)
+    }
+    const rows = await this.db.select().from(campaigns).where(and(...where)).orderBy(desc(campaigns.createdAt), desc(campaigns.id)).limit(limit + 1)
+    const page = rows.slice(0, limit)
+    const items = []
+    for (const campaign of page) items.push({ campaign, progress: await this.progress(this.db, campaign.id) })
+    const last = page.at(-1)
+    return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor([last.createdAt.toISOString(), last.id]) : null }
+  }
+
+  async pause (tenantId: string, id: string): Promise<{ campaign: CampaignRow, progress: Progress }> {
+    return await this.transition(tenantId, id, ['running'], 'paused', { pausedReason: 'paused by request' })
+  }
+
+  /** Resumes a paused campaign; the failure threshold then counts the failures from here on. */
+  async resume (tenantId: string, id: string): Promise<{ campaign: CampaignRow, progress: Progress }> {
+    const current = await this.get(tenantId, id)
+    if (current === null) throw new errors.NotFound('Campaign')
+    const failures = current.progress.failed + current.progress.expired
+    return await this.transition(tenantId, id, ['paused'], 'running', { pausedReason: null, failureBaseline: failures })
+  }
+
+  /** Cancels a campaign: no further command is launched, and its queued commands are cancelled. */
+  async cancel (tenantId: string, id: string, requester: Requester): Promise<{ campaign: CampaignRow, progress: Progress }> {
+    await this.transition(tenantId, id, ['running', 'paused'], 'cancelled', { finishedAt: new Date() })
+    await this.deps.commands.cancelQueuedOfCampaign(id, requester)
+    const after = await this.get(tenantId, id)
+    if (after === null) throw new errors.NotFound('Campaign')
+    this.emit(after.campaign, after.progress)
+    return after
+  }
+
+  private async transition (tenantId: string, id: string, from: CampaignStatus[], to: CampaignStatus, set: Partial<CampaignRow>): Promise<{ campaign: CampaignRow, progress: Progress }> {
+    const [row] = await this.db.update(campaigns).set({ ...set, status: to, updatedAt: new Date() })
+      .where(and(eq(campaigns.tenantId, tenantId), eq(campaigns.id, id), inArray(campaigns.status, from))).returning()
+    if (row === undefined) {
+      const current = await this.get(tenantId, id)
+      if (current === null) throw new errors.NotFound('Campaign')
+      throw new errors.CampaignState(`the campaign is ${current.campaign.status}; it cannot become ${to}`)
+    }
+    const progress = await this.progress(this.db, id)
+    this.emit(row, progress)
+    return { campaign: row, progress }
+  }
+
+  async progress (db: Tx | CampaignService['db'], campaignId: string): Promise<Progress> {
+    const progress = emptyProgress()
+    const rows = await db.select({ status: commands.status, n: sql<number>`count(*)::int` }).from(commands).where(eq(commands.campaignId, campaignId)).groupBy(commands.status)
+    for (const r of rows) progress[r.status] = Number(r.n)
+    const [pending] = await db.select({ n: sql<number>`count(*)::int` }).from(campaignTargets).where(and(eq(campaignTargets.campaignId, campaignId), isNull(campaignTargets.commandId)))
+    progress.pending = Number(pending?.n ?? 0)
+    return progress
+  }
+
+  /** Steps every running campaign once. */
+  async tick (): Promise<void> {
+    if (this.closed) return
+    const running = await this.db.select().from(campaigns).where(eq(campaigns.status, 'running')).orderBy(asc(campaigns.createdAt))
+    for (const campaign of running) {
+      if (this.closed) return
+      await this.step(campaign)
+    }
+  }
+
+  private tokens (campaign: CampaignRow): number {
+    const now = Date.now()
+    const cap = Math.max(1, campaign.ratePerMinute / 60)
+    const bucket = this.buckets.get(campaign.id) ?? { tokens: 1, at: now }
+    bucket.tokens = Math.min(cap, bucket.tokens + (now - bucket.at) * campaign.ratePerMinute / 60_000)
+    bucket.at = now
+    this.buckets.set(campaign.id, bucket)
+    return bucket.tokens
+  }
+
+  private async step (campaign: CampaignRow): Promise<void> {
+    const requester: Requester = { type: 'campaign', id: campaign.id }
+    const outcome = await this.db.transaction(async (tx) => {
+      const result = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(hashtext(${campaign.id})) as locked`)
+      const [lock] = Array.isArray(result) ? result as Array<{ locked: boolean }> : (result as unknown as { rows: Array<{ locked: boolean }> }).rows
+      if (lock?.locked !== true) return null
+      const [fresh] = await tx.select().from(campaigns).where(and(eq(campaigns.id, campaign.id), eq(campaigns.status, 'running')))
+      if (fresh === undefined) return null
+      const progress = await this.progress(tx, fresh.id)
+      const failures = progress.failed + progress.expired - fresh.failureBaseline
+      if (failures >= fresh.failureThreshold) {
+        const [paused] = await tx.update(campaigns).set({ status: 'paused', pausedReason: `failure threshold reached: ${failures} failed (threshold ${fresh.failureThreshold})`, updatedAt: new Date() }).where(eq(campaigns.id, fresh.id)).returning()
+        return { campaign: paused, progress, launched: [] }
+      }
+      const inFlight = progress.queued + progress.sent
+      if (progress.pending === 0 && inFlight === 0) {
+        const [completed] = await tx.update(campaigns).set({ status: 'completed', finishedAt: new Date(), updatedAt: new Date() }).where(eq(campaigns.id, fresh.id)).returning()
+        return { campaign: completed, progress, launched: [] }
+      }
+      const budget = Math.min(fresh.concurrency - inFlight, Math.floor(this.tokens(fresh)), progress.pending)
+      if (budget <= 0) return { campaign: fresh, progress, launched: [] }
+      const targets = await tx.select({ deviceId: campaignTargets.deviceId }).from(campaignTargets)
+        .where(and(eq(campaignTargets.campaignId, fresh.id), isNull(campaignTargets.commandId)))
+        .orderBy(asc(campaignTargets.position)).limit(budget)
+      const launched = await this.deps.commands.insert(tx, targets.map((t) => ({
+        tenantId: fresh.tenantId, deviceId: t.deviceId, op: fresh.op, iccid: fresh.iccid, activationCode: fresh.activationCode, ttlSeconds: fresh.ttlSeconds, requester, campaignId: fresh.id
+      })))
+      for (const row of launched) {
+        await tx.update(campaignTargets).set({ commandId: row.id }).where(and(eq(campaignTargets.campaignId, fresh.id), eq(campaignTargets.deviceId, row.deviceId)))
+      }
+      const bucket = this.buckets.get(fresh.id)
+      if (bucket !== undefined) bucket.tokens -= launched.length
+      progress.pending -= launched.length
+      progress.queued += launched.length
+      return { campaign: fresh, progress, launched }
+    })
+    if (outcome === null) return
+    await this.deps.commands.announce(outcome.launched, requester)
+    this.emit(outcome.campaign, outcome.progress)
+    if (outcome.campaign.status !== 'running') this.buckets.delete(outcome.campaign.id)
+  }
+
+  /** Publishes `campaign.updated` when the status or the counts changed. */
+  private emit (campaign: CampaignRow, progress: Progress): void {
+    const key = campaign.status + JSON.stringify(progress)
+    if (this.lastProgress.get(campaign.id) === key) return
+    this.lastProgress.set(campaign.id, key)
+    if (campaign.status === 'completed' || campaign.status === 'cancelled') this.lastProgress.delete(campaign.id)
+    this.deps.bus.publish({ type: 'campaign.updated', tenantId: campaign.tenantId, data: campaignEventData(campaign, progress) })
+  }
+}
+
+export function campaignEventData (campaign: CampaignRow, progress: Progress): CampaignEventData {
+  return { id: campaign.id, name: campaign.name, op: campaign.op, status: campaign.status, pausedReason: campaign.pausedReason, total: campaign.total, progress }
+}

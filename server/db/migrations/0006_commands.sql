@@ -1,0 +1,1 @@
+ALTER TABLE "campaigns" ADD COLUMN "failure_baseline" integer DEFAULT 0 NOT NULL;

@@ -1,0 +1,159 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { COMMAND_OPS, ICCID_PATTERN } from '../../protocol/commands.ts'
+import type { AuditLog } from '../audit/audit-log.ts'
+import type { CampaignService, Progress } from '../commands/campaign-service.ts'
+import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS } from '../commands/command-service.ts'
+import type { CommandService } from '../commands/command-service.ts'
+import { commandStatuses, type CampaignRow } from '../db/schema/index.ts'
+import { errors } from '../errors.ts'
+import { Command, requesterOf, toCommandView } from './command-routes.ts'
+import { ErrorBody, Limit } from './schemas.ts'
+
+export interface CampaignRouteDeps {
+  campaigns: CampaignService
+  commands: CommandService
+  audit: AuditLog
+}
+
+const secured = { security: [{ bearer: [] }] }
+const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
+const count = Type.Integer()
+
+const Filter = Type.Object({
+  tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 32 })),
+  operator: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  model: Type.Optional(Type.String({ pattern: '^[0-9]{8}$', description: 'IMEI Type Allocation Code (8 digits)' })),
+  deviceIds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 100_000 }))
+}, { additionalProperties: false, minProperties: 1 })
+
+const Campaign = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  op: Type.String(),
+  iccid: nullable(Type.String()),
+  activationCode: nullable(Type.String()),
+  filter: Type.Object({}, { additionalProperties: true }),
+  ratePerMinute: count,
+  concurrency: count,
+  failureThreshold: count,
+  ttlSeconds: count,
+  status: Type.String(),
+  pausedReason: nullable(Type.String()),
+  requestedBy: Type.String(),
+  total: count,
+  progress: Type.Object({ pending: count, queued: count, sent: count, succeeded: count, failed: count, expired: count, cancelled: count }),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  finishedAt: nullable(Type.String({ format: 'date-time' }))
+})
+
+const CampaignCreate = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  op: Type.Union(COMMAND_OPS.map((op) => Type.Literal(op))),
+  iccid: Type.Optional(Type.String({ pattern: ICCID_PATTERN })),
+  activationCode: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  filter: Filter,
+  ratePerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, default: 60 })),
+  concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 10 })),
+  failureThreshold: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 10 })),
+  ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TTL_SECONDS, default: DEFAULT_TTL_SECONDS }))
+}, { additionalProperties: false })
+
+function toView ({ campaign: c, progress }: { campaign: CampaignRow, progress: Progress }) {
+  return {
+    id: c.id,
+    name: c.name,
+    op: c.op,
+    iccid: c.iccid,
+    activationCode: c.activationCode,
+    filter: c.filter as Record<string, unknown>,
+    ratePerMinute: c.ratePerMinute,
+    concurrency: c.concurrency,
+    failureThreshold: c.failureThreshold,
+    ttlSeconds: c.ttlSeconds,
+    status: c.status,
+    pausedReason: c.pausedReason,
+    requestedBy: c.requestedBy,
+    total: c.total,
+    progress,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+    finishedAt: c.finishedAt?.toISOString() ?? null
+  }
+}
+
+/** Campaigns under /api/campaigns: operators and admins create and steer them, every role reads. */
+export const campaignRoutes: FastifyPluginAsyncTypebox<CampaignRouteDeps> = async (app, deps) => {
+  const { campaigns, audit } = deps
+  app.addHook('onRequest', app.authenticate)
+  const operators = app.requireRole('admin', 'operator')
+  const idParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
+
+  app.post('/api/campaigns', {
+    onRequest: operators,
+    config: { audit: false },
+    schema: { tags: ['campaigns'], ...secured, body: CampaignCreate, response: { 201: Campaign, 400: ErrorBody } }
+  }, async (request, reply) => {
+    const b = request.body
+    const requester = requesterOf(request)
+    const created = await campaigns.create({
+      tenantId: request.user.tid,
+      name: b.name,
+      op: b.op,
+      iccid: b.iccid ?? null,
+      activationCode: b.activationCode ?? null,
+      filter: b.filter,
+      ratePerMinute: b.ratePerMinute ?? 60,
+      concurrency: b.concurrency ?? 10,
+      failureThreshold: b.failureThreshold ?? 10,
+      ttlSeconds: b.ttlSeconds ?? DEFAULT_TTL_SECONDS,
+      requester
+    })
+    await audit.append({ tenantId: request.user.tid, actorType: requester.type === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'campaign.create', target: created.campaign.id, outcome: 'success', detail: { op: b.op, filter: b.filter, total: created.campaign.total }, ip: request.ip })
+    reply.code(201)
+    return toView(created)
+  })
+
+  app.get('/api/campaigns', {
+    schema: { tags: ['campaigns'], ...secured, querystring: Type.Object({ limit: Limit(200, 50), cursor: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(Campaign), nextCursor: nullable(Type.String()) }) } }
+  }, async (request) => {
+    const page = await campaigns.list(request.user.tid, request.query.limit, request.query.cursor)
+    return { items: page.items.map(toView), nextCursor: page.nextCursor }
+  })
+
+  app.get('/api/campaigns/:id', {
+    schema: { tags: ['campaigns'], ...secured, params: idParams, response: { 200: Campaign, 404: ErrorBody } }
+  }, async (request) => {
+    const found = await campaigns.get(request.user.tid, request.params.id)
+    if (found === null) throw new errors.NotFound('Campaign')
+    return toView(found)
+  })
+
+  app.get('/api/campaigns/:id/commands', {
+    schema: {
+      tags: ['campaigns'],
+      ...secured,
+      params: idParams,
+      querystring: Type.Object({ limit: Limit(500, 50), cursor: Type.Optional(Type.String({ maxLength: 200 })), status: Type.Optional(Type.Union(commandStatuses.map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ items: Type.Array(Command), nextCursor: nullable(Type.String()) }), 404: ErrorBody }
+    }
+  }, async (request) => {
+    if (await campaigns.get(request.user.tid, request.params.id) === null) throw new errors.NotFound('Campaign')
+    const page = await deps.commands.list(request.user.tid, { campaignId: request.params.id }, request.query.limit, request.query.cursor, request.query.status)
+    return { items: page.items.map(toCommandView), nextCursor: page.nextCursor }
+  })
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    app.post(`/api/campaigns/:id/${action}`, {
+      onRequest: operators,
+      config: { audit: false },
+      schema: { tags: ['campaigns'], ...secured, params: idParams, response: { 200: Campaign, 404: ErrorBody, 409: ErrorBody } }
+    }, async (request) => {
+      const { tid } = request.user
+      const id = request.params.id
+      const result = action === 'pause' ? await campaigns.pause(tid, id) : action === 'resume' ? await campaigns.resume(tid, id) : await campaigns.cancel(tid, id, requesterOf(request))
+      await audit.append({ tenantId: tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: `campaign.${action}`, target: id, outcome: 'success', detail: { progress: result.progress }, ip: request.ip })
+      return toView(result)
+    })
+  }
+}
