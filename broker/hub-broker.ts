@@ -45,7 +45,14 @@ export const defaultBrokerLimits: BrokerLimits = {
 /** A device whose publishes would wait longer than this for the rate limit is disconnected. */
 const MAX_RATE_WAIT_MS = 5000
 
-interface Session { device: AuthenticatedDevice, bucket: TokenBucket, subscriptions: number }
+interface Session {
+  device: AuthenticatedDevice
+  bucket: TokenBucket
+  subscriptions: number
+  /** Set by the first refused publish: the connection is closing, and the rest of what it already sent
+   * is dropped without another audit entry each (a flood would otherwise become an audit flood). */
+  refused: boolean
+}
 
 /** The embedded Aedes broker with the hub's policies: stream guard in front, device authentication,
  * per-device topic ACL, durable ingest inside authorizePublish. */
@@ -160,7 +167,7 @@ export class HubBroker {
         callback(refusal(ReturnCode.BadUsernameOrPassword, 'bad user name or password'), false)
         return
       }
-      this.sessions.set(client, { device, bucket: new TokenBucket(this.limits.publishRatePerDevice, this.limits.publishBurst), subscriptions: 0 })
+      this.sessions.set(client, { device, bucket: new TokenBucket(this.limits.publishRatePerDevice, this.limits.publishBurst), subscriptions: 0, refused: false })
       callback(null, true)
     }, () => {
       // [RELIABILITY 18] the database is down: refuse, never accept unauthenticated.
@@ -172,9 +179,11 @@ export class HubBroker {
     if (client === null) { callback(null); return } // the hub's own publishes (commands, acks)
     const session = this.sessions.get(client)
     if (session === undefined) { callback(new Error('not authenticated')); return }
+    if (session.refused) { callback(new Error('connection closing')); return }
     const topic = parseDevicePublishTopic(packet.topic)
     if (topic === null || topic.deviceId !== session.device.id || (packet.retain && topic.kind !== 'status')) {
       // [RELIABILITY 20, 25] outside the contract: close the connection and record it.
+      session.refused = true
       this.backend.denied(session.device, 'publish', `${packet.retain ? 'retained ' : ''}publish to ${JSON.stringify(packet.topic).slice(0, 300)}`)
       callback(new Error('publish not authorized'))
       return
@@ -183,6 +192,7 @@ export class HubBroker {
     const wait = session.bucket.reserve()
     if (wait > MAX_RATE_WAIT_MS) {
       // Far beyond its rate for long (a flood): the device is disconnected rather than queued.
+      session.refused = true
       this.backend.denied(session.device, 'publish', `publish rate above ${this.limits.publishRatePerDevice}/s`)
       callback(new Error('publish rate exceeded'))
       return
@@ -190,7 +200,10 @@ export class HubBroker {
     if (wait > 0) {
       // Over the rate: hold this publish (and its PUBACK). Aedes reads nothing more from the socket until
       // the packets of the current read are handled, so the device is slowed down by TCP itself.
-      setTimeout(() => { this.ingest(session, topic, packet, callback) }, wait)
+      setTimeout(() => {
+        if (session.refused) callback(new Error('connection closing'))
+        else this.ingest(session, topic, packet, callback)
+      }, wait)
       return
     }
     this.ingest(session, topic, packet, callback)

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { and, eq, gt, isNull } from 'drizzle-orm'
+import { and, eq, gt, isNotNull, isNull } from 'drizzle-orm'
 import type { Database } from '../db/database.ts'
 import { refreshTokens } from '../db/schema/index.ts'
 import { ACCESS_TOKEN_TTL_SECONDS } from './access-token.ts'
@@ -61,6 +61,14 @@ export class SessionStore {
       return { kind: 'reused', userId: row.userId, familyId: row.familyId }
     }
     const next = await this.issue(row.userId, row.familyId, row.familyCreatedAt)
+    // A racing refresh with the same token may have revoked the family between the claim and the issue:
+    // whichever way the two interleave, either that revocation covers the new token or this check sees it.
+    const [revoked] = await this.db.select({ id: refreshTokens.id }).from(refreshTokens)
+      .where(and(eq(refreshTokens.familyId, row.familyId), isNotNull(refreshTokens.revokedAt))).limit(1)
+    if (revoked !== undefined) {
+      await this.revokeFamilies([row.familyId])
+      return { kind: 'reused', userId: row.userId, familyId: row.familyId }
+    }
     return { kind: 'ok', userId: row.userId, familyId: row.familyId, token: next }
   }
 
