@@ -117,6 +117,7 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
     await operators.load()
     const notifications = new NotificationPipeline(new NotificationStore(database), trustStore, operators, bus, metrics, (err) => logger.error({ err }, 'notification processing failed; it stays in the inbox'))
     closers.push(() => notifications.close())
+    // The broker is created below; this is only called once it runs.
     const sendToDevice = (topic: string, payload: string) => new Promise<void>((resolve, reject) => {
       broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => err === undefined || err === null ? resolve() : reject(err))
     })
@@ -133,9 +134,7 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       notifications,
       euicc,
       operators,
-      sendToDevice: (topic, payload) => new Promise((resolve, reject) => {
-        broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => err === undefined || err === null ? resolve() : reject(err))
-      })
+      sendToDevice
     })
 
     const eventLog = new EventLog()
