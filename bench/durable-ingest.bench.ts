@@ -2,12 +2,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { Aedes } from 'aedes'
 import mqtt from 'mqtt'
 import { sql } from 'drizzle-orm'
-import pino from 'pino'
-import { loadConfig } from '../server/config.ts'
-import { createThrowawayDatabase } from '../server/db/throwaway-database.ts'
-import { startHub } from '../server/hub.ts'
-import { DeviceRepository } from '../server/repositories/device-repository.ts'
-import { DEFAULT_TENANT, UserRepository } from '../server/repositories/user-repository.ts'
+import { startBenchHub } from './bench-hub.ts'
 import { runLoad } from './run-load.ts'
 
 /** Durable ingest: the same QoS 1 load against bare Aedes (one QoS 1 ingest subscriber) and against the
@@ -43,35 +38,22 @@ async function bareAedes (): Promise<{ rate: number, delivered: number }> {
 }
 
 async function hub (): Promise<{ rate: number, acked: number, stored: number, lost: number, duplicated: number, driver: string }> {
-  const database = await createThrowawayDatabase(process.env.DATABASE_URL)
-  const config = loadConfig({
-    HUB_HOST: '127.0.0.1',
-    HUB_HTTP_PORT: '0',
-    HUB_MQTT_PORT: '0',
-    DATABASE_URL: database.url,
-    HUB_ADMIN_PASSWORD: 'bench-admin-password',
-    HUB_LOG_LEVEL: 'error'
-  })
-  // The per-device rate limit is a policy, not a cost: lifted so both brokers see the same load.
-  const running = await startHub(config, { logger: pino({ level: 'error' }), brokerLimits: { publishRatePerDevice: 1e9, publishBurst: 1e9 } })
+  const bench = await startBenchHub()
   try {
-    const tenantId = await new UserRepository(running.database).ensureTenant(DEFAULT_TENANT)
-    const repo = new DeviceRepository(running.database)
     const devices = []
     for (let i = 0; i < DEVICES; i++) {
-      const { device, secret } = await repo.create(tenantId, { name: `bench ${i}` })
-      devices.push({ clientId: device.id, username: device.id, password: secret, topic: `devices/${device.id}/telemetry` })
+      const credentials = await bench.createDevice({ name: `bench ${i}` })
+      devices.push({ ...credentials, topic: `devices/${credentials.clientId}/telemetry` })
     }
     const baseTs = Date.now() - 3600_000
-    const load = await runLoad({ url: running.mqttUrl, devices, perDevice: PER_DEVICE, window: WINDOW, baseTs })
+    const load = await runLoad({ url: bench.hub.mqttUrl, devices, perDevice: PER_DEVICE, window: WINDOW, baseTs })
     const rate = load.acked / ((load.endedAt - load.startedAt) / 1000)
-    const [{ rows, keys }] = await running.database.rows<{ rows: number, keys: number }>(sql`
+    const [{ rows, keys }] = await bench.hub.database.rows<{ rows: number, keys: number }>(sql`
       select count(*)::int as rows, count(distinct (device_id, ts, seq))::int as keys from telemetry`)
     // Every acknowledged message has its own (device, ts, seq): stored must equal acked.
-    return { rate, acked: load.acked, stored: rows, lost: Math.max(0, load.acked - keys), duplicated: rows - keys, driver: running.database.driver }
+    return { rate, acked: load.acked, stored: rows, lost: Math.max(0, load.acked - keys), duplicated: rows - keys, driver: bench.hub.database.driver }
   } finally {
-    await running.close()
-    await database.drop()
+    await bench.close()
   }
 }
 

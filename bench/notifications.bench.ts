@@ -1,14 +1,9 @@
 import { sql } from 'drizzle-orm'
-import pino from 'pino'
-import { loadConfig } from '../server/config.ts'
-import { createThrowawayDatabase } from '../server/db/throwaway-database.ts'
 import { eidForPrefix } from '../server/euicc/eid.ts'
 import { iccidForPrefix } from '../server/euicc/iccid.ts'
 import { encodeOtherSignedNotification } from '../server/euicc/notification-encoder.ts'
 import { createTestPki, issueEuiccCertificate } from '../server/euicc/test-pki.ts'
-import { startHub } from '../server/hub.ts'
-import { DeviceRepository } from '../server/repositories/device-repository.ts'
-import { DEFAULT_TENANT, UserRepository } from '../server/repositories/user-repository.ts'
+import { startBenchHub } from './bench-hub.ts'
 import { trustDirectory } from './trust-directory.ts'
 import { runLoad } from './run-load.ts'
 
@@ -21,25 +16,14 @@ const WINDOW = Number(process.env.BENCH_WINDOW ?? 10)
 
 const pki = createTestPki()
 const trust = trustDirectory([pki.ci.certificateDer])
-const database = await createThrowawayDatabase(process.env.DATABASE_URL)
-const config = loadConfig({
-  HUB_HOST: '127.0.0.1',
-  HUB_HTTP_PORT: '0',
-  HUB_MQTT_PORT: '0',
-  DATABASE_URL: database.url,
-  HUB_ADMIN_PASSWORD: 'bench-admin-password',
-  HUB_LOG_LEVEL: 'error',
-  HUB_EUICC_TRUST_DIR: trust.dir
-})
-const hub = await startHub(config, { logger: pino({ level: 'error' }), brokerLimits: { publishRatePerDevice: 1e9, publishBurst: 1e9 } })
+const bench = await startBenchHub({ HUB_EUICC_TRUST_DIR: trust.dir })
+const hub = bench.hub
 try {
-  const tenantId = await new UserRepository(hub.database).ensureTenant(DEFAULT_TENANT)
-  const repo = new DeviceRepository(hub.database)
   const devices = []
   for (let i = 0; i < DEVICES; i++) {
     const eid = eidForPrefix(pki.eumPrefix, 1000 + i)
     const euicc = issueEuiccCertificate(pki.eum, { eid, curve: 'P-256' })
-    const { device, secret } = await repo.create(tenantId, { name: `bench ${i}`, eid })
+    const credentials = await bench.createDevice({ name: `bench ${i}`, eid })
     const payloads = Array.from({ length: PER_DEVICE }, (_, seq) => JSON.stringify({
       pendingNotification: Buffer.from(encodeOtherSignedNotification({
         seqNumber: seq + 1,
@@ -51,7 +35,7 @@ try {
         eumCertificateDer: pki.eum.certificateDer
       })).toString('base64')
     }))
-    devices.push({ clientId: device.id, username: device.id, password: secret, topic: `devices/${device.id}/notifications`, payloads })
+    devices.push({ ...credentials, topic: `devices/${credentials.clientId}/notifications`, payloads })
   }
   const load = await runLoad({ url: hub.mqttUrl, devices, perDevice: PER_DEVICE, window: WINDOW, baseTs: 0 })
   const [{ accepted, other }] = await hub.database.rows<{ accepted: number, other: number }>(sql`
@@ -68,7 +52,6 @@ try {
     notAccepted: other
   }))
 } finally {
-  await hub.close()
-  await database.drop()
+  await bench.close()
   trust.remove()
 }

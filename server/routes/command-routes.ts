@@ -4,7 +4,7 @@ import QRCode from 'qrcode'
 import { COMMAND_OPS, ICCID_PATTERN, parseActivationCode } from '../../protocol/commands.ts'
 import { commandStatuses, type CommandRow } from '../db/schema/index.ts'
 import type { CommandService, Requester } from '../commands/command-service.ts'
-import { MAX_TTL_SECONDS } from '../commands/command-service.ts'
+import { commandEventData, MAX_TTL_SECONDS } from '../commands/command-service.ts'
 import type { EimIdentity } from '../eim/eim-identity.ts'
 import { errors } from '../errors.ts'
 import type { DeviceRepository } from '../repositories/device-repository.ts'
@@ -46,24 +46,15 @@ export const CommandCreate = Type.Object({
   ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TTL_SECONDS }))
 }, { additionalProperties: false })
 
+/** The API view of a command: its event data plus the activation code, deliveries, eUICC package
+ * details and the device's answer. */
 export function toCommandView (row: CommandRow) {
   return {
-    id: row.id,
-    deviceId: row.deviceId,
-    op: row.op,
-    iccid: row.iccid,
+    ...commandEventData(row),
     activationCode: row.activationCode,
-    status: row.status,
-    requestedBy: row.requestedBy,
-    campaignId: row.campaignId,
-    createdAt: row.createdAt.toISOString(),
-    expiresAt: row.expiresAt.toISOString(),
-    sentAt: row.sentAt?.toISOString() ?? null,
-    finishedAt: row.finishedAt?.toISOString() ?? null,
     deliveries: row.deliveries,
     euicc: row.counterValue === null || row.eid === null || row.eimTransactionId === null ? null : { eid: row.eid, counterValue: row.counterValue, eimTransactionId: row.eimTransactionId },
-    result: (row.result ?? null) as Record<string, unknown> | null,
-    error: row.errorCode === null ? null : { code: row.errorCode, message: row.errorMessage ?? '' }
+    result: (row.result ?? null) as Record<string, unknown> | null
   }
 }
 
