@@ -17,6 +17,21 @@ export interface NotificationQuery {
   cursor?: string
 }
 
+/** A device's newest notification, as the device view shows it. */
+export interface LastNotification {
+  seqNumber: number | null
+  operation: string | null
+  status: 'accepted' | 'rejected'
+  reason: string | null
+  receivedAt: string
+}
+
+/** What the fleet table shows of a device's notifications. */
+export interface NotificationSummary {
+  lastNotification: LastNotification | null
+  notificationCounts: { accepted: number, rejected: number }
+}
+
 /** Reads of notifications and the profile inventory, inventory reports, registered eUICC certificates
  * and operators (the notification pipeline writes through `NotificationStore`). */
 export class EuiccRepository {
@@ -92,6 +107,37 @@ export class EuiccRepository {
     if (conflict === row.conflict) return row
     const [updated] = await tx.update(profiles).set({ conflict }).where(and(eq(profiles.eid, row.eid), eq(profiles.iccid, row.iccid))).returning()
     return updated
+  }
+
+  /** The newest notification and the accepted/rejected counts of each device, for a page of devices in
+   * one query (devices without notifications are absent from the map). */
+  async notificationSummaryOf (deviceIds: readonly string[]): Promise<Map<string, NotificationSummary>> {
+    const summaries = new Map<string, NotificationSummary>()
+    if (deviceIds.length === 0) return summaries
+    // received_at first so that the (device_id, received_at) index gives the newest row without a sort
+    const rows = await this.database.rows<Record<string, unknown>>(sql`
+      select d.id as device_id, c.accepted, c.rejected, l.seq_number, l.operation, l.status, l.reason, l.received_at
+      from unnest(${sql.param(deviceIds)}::text[]) as d(id)
+      cross join lateral (
+        select count(*) filter (where status = 'accepted')::int as accepted, count(*) filter (where status = 'rejected')::int as rejected
+        from notifications where device_id = d.id) c
+      left join lateral (
+        select seq_number, operation, status, reason, received_at from notifications
+        where device_id = d.id order by received_at desc, id desc limit 1) l on true
+      where l.status is not null`)
+    for (const row of rows) {
+      summaries.set(String(row.device_id), {
+        lastNotification: {
+          seqNumber: row.seq_number === null ? null : Number(row.seq_number),
+          operation: row.operation as string | null,
+          status: row.status as LastNotification['status'],
+          reason: row.reason as string | null,
+          receivedAt: new Date(row.received_at as string | Date).toISOString()
+        },
+        notificationCounts: { accepted: Number(row.accepted), rejected: Number(row.rejected) }
+      })
+    }
+    return summaries
   }
 
   async listNotifications (query: NotificationQuery): Promise<{ items: NotificationRow[], nextCursor: string | null }> {

@@ -3,7 +3,7 @@ import type { Presence } from '../bus/presence.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import { errors } from '../errors.ts'
 import { CertificateInputError, parseRegisteredCertificates } from '../notifications/registered-certificate.ts'
-import type { EuiccRepository } from '../repositories/euicc-repository.ts'
+import type { EuiccRepository, NotificationSummary } from '../repositories/euicc-repository.ts'
 import type { DeviceRepository, PublicDevice } from '../repositories/device-repository.ts'
 import type { TelemetryItem, TelemetryRepository } from '../repositories/telemetry-repository.ts'
 import { Device, DeviceCreate, DevicePatch, ErrorBody, Limit, Page, type DeviceView } from './schemas.ts'
@@ -25,11 +25,12 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
   const { devices, presence, bus } = deps
   const writers = app.requireRole('admin', 'operator', 'technician')
 
-  /** The API view of devices: presence from memory/Redis, the newest sample from the database. */
+  /** The API view of devices: presence from memory/Redis, the newest sample and the notification summary
+   * from the database (one query each for the whole page). */
   async function view (tenantId: string, rows: PublicDevice[]): Promise<DeviceView[]> {
     const ids = rows.map((d) => d.id)
-    const [online, latest] = await Promise.all([presence.onlineOf(tenantId, ids), deps.telemetry.latestOf(ids)])
-    return rows.map((d) => toView(d, online.has(d.id), latest.get(d.id) ?? null))
+    const [online, latest, notified] = await Promise.all([presence.onlineOf(tenantId, ids), deps.telemetry.latestOf(ids), deps.euicc.notificationSummaryOf(ids)])
+    return rows.map((d) => toView(d, online.has(d.id), latest.get(d.id) ?? null, notified.get(d.id) ?? null))
   }
 
   app.addHook('onRequest', app.authenticate)
@@ -142,7 +143,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
   })
 }
 
-function toView (device: PublicDevice, online: boolean, latest: TelemetryItem | null): DeviceView {
+function toView (device: PublicDevice, online: boolean, latest: TelemetryItem | null, notified: NotificationSummary | null): DeviceView {
   return {
     id: device.id,
     name: device.name,
@@ -154,6 +155,8 @@ function toView (device: PublicDevice, online: boolean, latest: TelemetryItem | 
     lastSeenAt: device.lastSeenAt?.toISOString() ?? null,
     createdAt: device.createdAt.toISOString(),
     updatedAt: device.updatedAt.toISOString(),
-    latestTelemetry: latest
+    latestTelemetry: latest,
+    lastNotification: notified?.lastNotification ?? null,
+    notificationCounts: notified?.notificationCounts ?? { accepted: 0, rejected: 0 }
   }
 }

@@ -19,7 +19,16 @@ export const Device = Type.Object({
   lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
-  latestTelemetry: Type.Union([TelemetryItem, Type.Null()])
+  latestTelemetry: Type.Union([TelemetryItem, Type.Null()]),
+  /** The device's newest verified (or refused) eUICC notification, and how many were accepted and rejected. */
+  lastNotification: Type.Union([Type.Object({
+    seqNumber: Type.Union([Type.Integer(), Type.Null()]),
+    operation: Type.Union([Type.String(), Type.Null()]),
+    status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]),
+    reason: Type.Union([Type.String(), Type.Null()]),
+    receivedAt: Type.String({ format: 'date-time' })
+  }), Type.Null()]),
+  notificationCounts: Type.Object({ accepted: Type.Integer(), rejected: Type.Integer() })
 })
 export type DeviceView = Static<typeof Device>
 

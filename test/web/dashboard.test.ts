@@ -6,6 +6,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildWeb } from '../../web/build.ts'
+import { iccidForPrefix } from '../../server/euicc/iccid.ts'
+import { createTestPki } from '../../server/euicc/test-pki.ts'
+import { euiccOf, notificationMessage, trustDir } from '../helpers/euicc-fixtures.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
 const GZIP_BUDGET_BYTES = 80 * 1024
@@ -27,9 +30,10 @@ t.test('the dashboard bundle stays within 80 KB of gzipped JavaScript', async t 
 
 t.test('a signed-in user sees the fleet and its live updates', async t => {
   await buildWeb() // the hub serves web/dist, and lists its files when it starts
-  const hub = await startTestHub(t)
+  const pki = createTestPki() // a hub that verifies the device's eUICC notifications
+  const hub = await startTestHub(t, { env: { HUB_EUICC_TRUST_DIR: trustDir(t, [pki.ci.certificateDer]) } })
   const token = await hub.login()
-  const { device, credentials } = await hub.createDevice(token, { name: 'Meter 1', tags: ['field'] })
+  const { device, credentials } = await hub.createDevice(token, { name: 'Meter 1', tags: ['field'], eid: pki.eid })
   const xss = await hub.createDevice(token, { name: XSS_NAME, tags: ['<b>bold</b>'] })
 
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
@@ -56,6 +60,7 @@ t.test('a signed-in user sees the fleet and its live updates', async t => {
   t.equal(await row.locator('[data-col=name]').textContent(), 'Meter 1', 'the device created through the API is listed')
   t.equal(await row.getAttribute('data-status'), 'offline', 'it is offline before it connects')
   t.equal(await row.locator('[data-col=tags]').textContent(), 'field', 'with its tags')
+  t.equal(await row.locator('[data-col=notifications]').textContent(), '—', 'and no notification yet')
   await page.locator('fleet-summary [data-figure=total]', { hasText: '2' }).waitFor()
 
   const xssRow = page.locator(`[data-device-id="${xss.device.id}"]`)
@@ -82,6 +87,27 @@ t.test('a signed-in user sees the fleet and its live updates', async t => {
   t.equal(await row.locator('[data-col=rat]').textContent(), 'LTE', 'the telemetry appears in the row')
   t.equal(deviceListRequests, listedBefore, 'without reloading the list')
 
+  const euicc = euiccOf(pki)
+  const notifications = row.locator('[data-col=notifications]')
+  await client.publishAsync(`devices/${device.id}/notifications`, notificationMessage(euicc.notification(1, 'enable', iccidForPrefix('899501', 1))), { qos: 1 })
+  await notifications.locator('[data-last=accepted]', { hasText: 'enable #1' }).waitFor()
+  t.equal((await notifications.textContent())?.replace(/\s+/g, ' ').trim(), '✓ 1 enable #1', 'a verified notification appears in the row: one accepted, the last one')
+  t.equal(await notifications.locator('[data-count=rejected]').count(), 0, 'no rejected count while none was rejected')
+  const forged = euicc.notification(2, 'disable', iccidForPrefix('899501', 1))
+  forged[forged.indexOf(Buffer.from([0x5f, 0x37, 0x40])) + 10] ^= 0xff
+  await client.publishAsync(`devices/${device.id}/notifications`, notificationMessage(forged), { qos: 1 })
+  await notifications.locator('[data-last=rejected]', { hasText: 'rejected: bad-signature' }).waitFor()
+  t.equal((await notifications.textContent())?.replace(/\s+/g, ' ').trim(), '✓ 1 ✗ 1 rejected: bad-signature', 'a forged one is counted as rejected, with its reason')
+  t.equal(await notifications.locator('.count-rejected').evaluate(el => getComputedStyle(el).color), await page.evaluate(() => {
+    const probe = document.createElement('span')
+    probe.style.color = 'var(--hub-danger)'
+    document.body.append(probe)
+    const color = getComputedStyle(probe).color
+    probe.remove()
+    return color
+  }), 'the rejected count is marked in the danger colour')
+  t.equal(deviceListRequests, listedBefore, 'still without reloading the list')
+
   const late = await hub.createDevice(token, { name: 'Added later' })
   await page.locator(`[data-device-id="${late.device.id}"]`).waitFor()
   t.pass('a device created meanwhile appears')
@@ -93,6 +119,7 @@ t.test('a signed-in user sees the fleet and its live updates', async t => {
   await page.reload()
   await row.locator('[data-col=rsrp]', { hasText: '-95' }).waitFor()
   t.pass('a reload keeps the user signed in and shows the stored telemetry')
+  t.equal((await row.locator('[data-col=notifications]').textContent())?.replace(/\s+/g, ' ').trim(), '✓ 1 ✗ 1 rejected: bad-signature', 'and the stored notifications')
 
   const spoilToken = () => page.evaluate(() => {
     const key = 'euicc-hub.session'

@@ -10,7 +10,7 @@ import { formatCount, formatMetric, formatText, formatTimestamp } from './format
 
 type StatusFilter = 'all' | 'online' | 'offline'
 
-const headers = ['Name', 'ID', 'Status', 'Last seen', 'RSRP', 'RSRQ', 'SINR', 'RAT', 'Battery', 'Temp.', 'Tags']
+const headers = ['Name', 'ID', 'Status', 'Last seen', 'RSRP', 'RSRQ', 'SINR', 'RAT', 'Battery', 'Temp.', 'Notifications', 'Tags']
 
 /**
  * Every device of the fleet, one row each, live. Only the rows in view exist
@@ -22,8 +22,8 @@ const headers = ['Name', 'ID', 'Status', 'Last seen', 'RSRP', 'RSRQ', 'SINR', 'R
 export class FleetTable extends LitElement {
   static override styles = css`
     :host {
-      --columns: minmax(10rem, 1.5fr) minmax(9rem, 1fr) 6rem 9.5rem 5.5rem 5rem 5rem 4rem 4.5rem 4.5rem minmax(8rem, 1.2fr);
-      --table-min-width: 79rem;
+      --columns: minmax(10rem, 1.5fr) minmax(9rem, 1fr) 6rem 9.5rem 5.5rem 5rem 5rem 4rem 4.5rem 4.5rem minmax(12rem, 1.2fr) minmax(8rem, 1.2fr);
+      --table-min-width: 92rem;
       display: flex;
       flex-direction: column;
       flex: 1;
@@ -141,6 +141,13 @@ export class FleetTable extends LitElement {
       font-size: 0.75rem;
       line-height: 1.2rem;
     }
+    .count-accepted, .count-rejected {
+      font-variant-numeric: tabular-nums;
+    }
+    .count-rejected, .last-rejected {
+      color: var(--hub-danger);
+      font-weight: 600;
+    }
     .empty {
       padding: 2rem;
       text-align: center;
@@ -228,6 +235,7 @@ export class FleetTable extends LitElement {
         <span role="cell" data-col="rat">${formatText(t?.rat)}</span>
         <span role="cell" data-col="battery" class="num">${formatMetric(t?.battery, '%')}</span>
         <span role="cell" data-col="temperature" class="num">${formatMetric(t?.temperature, '°C', 1)}</span>
+        <span role="cell" data-col="notifications" title=${notificationTitle(device)}>${notificationCell(device)}</span>
         <span role="cell" data-col="tags">${tagList(device)}</span>
       </div>
     `
@@ -242,6 +250,29 @@ export class FleetTable extends LitElement {
   #onStatus = (event: Event): void => {
     this.statusFilter = (event.target as HTMLSelectElement).value as StatusFilter
   }
+}
+
+/** Accepted count, rejected count when there are any, and the newest notification: `✓ 3 ✗ 1 enable #12`. */
+function notificationCell (device: Device) {
+  const last = device.lastNotification
+  const counts = device.notificationCounts ?? { accepted: 0, rejected: 0 }
+  if (!last && counts.accepted === 0 && counts.rejected === 0) return '—'
+  const rejected = counts.rejected > 0 ? html` <span class="count-rejected" data-count="rejected">✗ ${formatCount(counts.rejected)}</span>` : null
+  const newest = last ? html` <span class="last-${last.status}" data-last=${last.status}>${describeNotification(last)}</span>` : null
+  return html`<span class="count-accepted" data-count="accepted">✓ ${formatCount(counts.accepted)}</span>${rejected}${newest}`
+}
+
+function describeNotification (last: NonNullable<Device['lastNotification']>): string {
+  if (last.status === 'rejected') return `rejected: ${last.reason ?? 'unknown'}`
+  const operation = last.operation ?? 'notification'
+  return last.seqNumber === null ? operation : `${operation} #${last.seqNumber}`
+}
+
+function notificationTitle (device: Device): string {
+  const counts = device.notificationCounts ?? { accepted: 0, rejected: 0 }
+  const last = device.lastNotification
+  const summary = `${counts.accepted} accepted, ${counts.rejected} rejected`
+  return last ? `${summary}; last: ${describeNotification(last)} at ${last.receivedAt}` : summary
 }
 
 function tagList (device: Device) {

@@ -1,6 +1,6 @@
 import { ApiError, type ApiClient } from './api-client.ts'
 import type { EventStream } from './event-stream.ts'
-import type { Device, DeviceStatus, FleetSummary, HubEvent, HubEventMap, Telemetry } from './types.ts'
+import type { Device, DeviceStatus, FleetSummary, HubEvent, HubEventMap, LastNotification, Telemetry } from './types.ts'
 
 /** What the events received since the last frame do to one device. */
 interface Patch {
@@ -9,6 +9,10 @@ interface Patch {
   status?: DeviceStatus
   statusAt?: string
   telemetry?: Telemetry
+  /** The newest notification received since the last frame, and how many of each status arrived. */
+  notification?: LastNotification
+  accepted?: number
+  rejected?: number
 }
 
 export interface LoadProgress {
@@ -201,6 +205,21 @@ export class FleetStore {
         }
         break
       }
+      case 'notification': {
+        const { deviceId, seqNumber, operation, status, reason } = event.data
+        // a duplicate was already counted when it was first accepted
+        if (typeof deviceId !== 'string' || (status !== 'accepted' && status !== 'rejected')) return
+        const patch = this.#patch(deviceId)
+        patch.notification = {
+          seqNumber: typeof seqNumber === 'number' ? seqNumber : null,
+          operation: typeof operation === 'string' ? operation : null,
+          status,
+          reason: typeof reason === 'string' ? reason : null,
+          receivedAt: new Date().toISOString()
+        }
+        patch[status] = (patch[status] ?? 0) + 1
+        break
+      }
       case 'device.created': {
         const device = event.data.device
         if (!device || typeof device.id !== 'string') return
@@ -264,7 +283,14 @@ export class FleetStore {
         const created: Device = patch.created
         // an existing entry keeps what the live stream already told us about it
         device = existing
-          ? { ...created, status: existing.status, lastSeenAt: latest(existing.lastSeenAt, created.lastSeenAt), latestTelemetry: newestTelemetry(existing.latestTelemetry, created.latestTelemetry) }
+          ? {
+              ...created,
+              status: existing.status,
+              lastSeenAt: latest(existing.lastSeenAt, created.lastSeenAt),
+              latestTelemetry: newestTelemetry(existing.latestTelemetry, created.latestTelemetry),
+              lastNotification: existing.lastNotification ?? created.lastNotification,
+              notificationCounts: existing.notificationCounts
+            }
           : created
       }
       if (!device) continue // an event for a device this user cannot see, or one already deleted
@@ -273,6 +299,14 @@ export class FleetStore {
       }
       if (patch.telemetry && (!device.latestTelemetry || isNewer(patch.telemetry, device.latestTelemetry))) {
         device = { ...device, latestTelemetry: patch.telemetry, lastSeenAt: latest(device.lastSeenAt, patch.telemetry.ts) }
+      }
+      if (patch.notification && !alreadyListed(device.lastNotification, patch.notification)) {
+        const counts = device.notificationCounts ?? { accepted: 0, rejected: 0 }
+        device = {
+          ...device,
+          lastNotification: patch.notification,
+          notificationCounts: { accepted: counts.accepted + (patch.accepted ?? 0), rejected: counts.rejected + (patch.rejected ?? 0) }
+        }
       }
       if (!existing) {
         added.push(id)
@@ -320,6 +354,17 @@ function newestTelemetry (a: Telemetry | null, b: Telemetry | null): Telemetry |
   if (!a) return b
   if (!b) return a
   return isNewer(a, b) ? a : b
+}
+
+/**
+ * Whether the list loaded while these events were in flight already holds
+ * them: its newest notification is the newest event, an accepted one with the
+ * same seqNumber (the hub accepts a seqNumber once per eUICC). Events arrive in
+ * commit order, so the earlier ones of the patch are then in its counts too.
+ */
+function alreadyListed (listed: LastNotification | null | undefined, event: LastNotification): boolean {
+  return !!listed && event.status === 'accepted' && event.seqNumber !== null &&
+    listed.status === 'accepted' && listed.seqNumber === event.seqNumber && listed.operation === event.operation
 }
 
 function latest (a: string | null, b: string | null): string | null {

@@ -31,6 +31,22 @@ export interface Device {
   lastSeenAt: string | null
   createdAt: string
   latestTelemetry: Telemetry | null
+  lastNotification: LastNotification | null
+  notificationCounts: NotificationCounts
+}
+
+/** A device's newest verified (or refused) eUICC notification. */
+export interface LastNotification {
+  seqNumber: number | null
+  operation: string | null
+  status: 'accepted' | 'rejected'
+  reason: string | null
+  receivedAt: string
+}
+
+export interface NotificationCounts {
+  accepted: number
+  rejected: number
 }
 
 export interface DevicePage {
