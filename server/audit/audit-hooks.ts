@@ -19,7 +19,7 @@ export const auditHooks = fp(async (app, { audit }: { audit: AuditLog }) => {
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     const config = request.routeOptions.config
     const user = (request as { user?: FastifyRequest['user'] }).user
-    if (user === undefined || typeof user.sub !== 'string') return
+    if (user === undefined || user === null || typeof user.sub !== 'string') return
     const url = request.routeOptions.url
     if (url === undefined || !url.startsWith('/api/')) return
     const status = reply.statusCode
