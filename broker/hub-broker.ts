@@ -139,7 +139,11 @@ export class HubBroker {
   attachWebSocket (http: HttpServer, path = '/mqtt'): void {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxPacketBytes, handleProtocols: (protocols) => protocols.has('mqtt') ? 'mqtt' : false })
     http.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://hub').pathname !== path) return
+      if (new URL(req.url ?? '/', 'http://hub').pathname !== path) {
+        // Nothing else on the HTTP port takes an upgrade: answer instead of leaving the socket open.
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        return
+      }
       this.wss?.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws)
         stream.on('error', () => stream.destroy())
