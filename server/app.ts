@@ -139,7 +139,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   await app.register(es9plusRoutes, { notifications: deps.notifications })
   await app.register(commandRoutes, { commands: deps.commands, devices: deps.devices, eim: deps.eim })
   await app.register(campaignRoutes, { campaigns: deps.campaigns, commands: deps.commands, audit: deps.audit })
-  await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams })
+  await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams, revocations: identity.revocations })
 
   if (existsSync(webRoot)) {
     await app.register(fastifyStatic, { root: webRoot, index: ['index.html'], wildcard: false })

@@ -3,9 +3,11 @@ import { isSameOrigin } from '../auth/same-origin.ts'
 import { errors } from '../errors.ts'
 import type { EventLog, LoggedEvent } from '../events/event-log.ts'
 import type { StreamTickets } from '../events/stream-tickets.ts'
+import type { RevocationList } from '../auth/revocation-list.ts'
 import type { HubMetrics } from '../metrics.ts'
 
 const HEARTBEAT_MS = 15_000
+const REVOCATION_CHECK_MS = 2_000
 /** A stream whose unsent bytes pass this is closed; the browser reconnects and resumes. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
 
@@ -15,18 +17,19 @@ export interface EventRouteDeps {
   metrics: HubMetrics
   /** Open streams, so shutdown can end them. */
   streams: Set<() => void>
+  revocations: RevocationList
 }
 
 /** The dashboard's live feed: `POST /api/events/ticket` (Bearer) then `GET /api/events?ticket=…`.
  * Every event carries an id; `Last-Event-ID` (or `lastEventId=`) resumes, or a `resync` event tells
  * the client to reload when the gap is no longer in memory. */
-export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app, { log, tickets, metrics, streams }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app, { log, tickets, metrics, streams, revocations }) => {
   app.post('/api/events/ticket', {
     onRequest: app.authenticate,
     schema: { tags: ['events'], security: [{ bearer: [] }], response: { 200: Type.Object({ ticket: Type.String(), expiresIn: Type.Integer() }) } }
   }, async (request) => {
     if (!isSameOrigin(request)) throw new errors.CrossOrigin()
-    const ticket = tickets.issue({ userId: request.user.sub, tenantId: request.user.tid, role: request.user.role })
+    const ticket = tickets.issue({ userId: request.user.sub, tenantId: request.user.tid, role: request.user.role, sessionId: request.user.sid })
     return { ticket, expiresIn: Math.floor(tickets.ttlMs / 1000) }
   })
 
@@ -63,6 +66,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app
     }
     const unsubscribe = log.subscribe(send)
     const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS)
+    // Logout, disabling the user or changing its role revokes the session: its stream ends within
+    // REVOCATION_CHECK_MS (and when the list cannot be read, fail closed).
+    const revocationCheck = setInterval(() => {
+      revocations.anyRevoked([holder.sessionId]).then((revoked) => { if (revoked) close() }, () => close())
+    }, REVOCATION_CHECK_MS)
     metrics.sseClients.inc()
     let closed = false
     function close (): void {
@@ -70,6 +78,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app
       closed = true
       unsubscribe()
       clearInterval(heartbeat)
+      clearInterval(revocationCheck)
       streams.delete(close)
       metrics.sseClients.dec()
       raw.end()

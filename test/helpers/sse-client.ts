@@ -8,11 +8,19 @@ export class SseClient {
   private waiters: Array<{ match: (e: SseEvent) => boolean, resolve: (e: SseEvent) => void }> = []
   private req: ReturnType<typeof request> | null = null
   status = 0
+  /** Resolves when the server ends the stream. */
+  ended: Promise<void>
+  private markEnded: () => void = () => {}
+
+  constructor () {
+    this.ended = new Promise((resolve) => { this.markEnded = resolve })
+  }
 
   static async open (url: string, headers: Record<string, string> = {}): Promise<SseClient> {
     const client = new SseClient()
     await new Promise<void>((resolve, reject) => {
       client.req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+        const done = () => client.markEnded()
         client.status = res.statusCode ?? 0
         res.setEncoding('utf8')
         let buffer = ''
@@ -25,6 +33,8 @@ export class SseClient {
           }
         })
         res.on('error', () => {})
+        res.on('end', done)
+        res.on('close', done)
         resolve()
       })
       client.req.on('error', reject)

@@ -110,7 +110,7 @@ t.test('tenants, roles, API keys', async (t) => {
     t.equal(none.status, 400, 'no ticket')
     const { StreamTickets } = await import('../../server/events/stream-tickets.ts')
     const tickets = new StreamTickets(20)
-    const expired = tickets.issue({ userId: 'u', tenantId: 't', role: 'admin' })
+    const expired = tickets.issue({ userId: 'u', tenantId: 't', role: 'admin', sessionId: 's' })
     await new Promise((resolve) => setTimeout(resolve, 40))
     t.equal(tickets.redeem(expired), null, 'an expired ticket is refused')
   })

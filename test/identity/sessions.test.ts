@@ -1,6 +1,7 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
 import { refreshCookie, request } from '../helpers/identity-client.ts'
+import { SseClient } from '../helpers/sse-client.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
 // RELIABILITY E34 (refresh token as access token), E35 (refresh reuse), E36 (logout, disable, role change).
@@ -76,12 +77,18 @@ t.test('sessions: rotation, reuse detection, revocation at once', async (t) => {
     t.equal((await refresh(s.refresh, { origin: hub.httpUrl })).status, 200, 'same origin works')
   })
 
-  t.test('E36: after logout, old access and refresh tokens are refused at once', async (t) => {
+  t.test('E36: after logout, old access and refresh tokens are refused at once, and the open event stream ends', async (t) => {
     const s = await signIn(hub.admin.email, hub.admin.password)
+    const ticket = (await hub.api(s.access, 'POST', '/api/events/ticket')).body.ticket as string
+    const stream = await SseClient.open(`${hub.httpUrl}/api/events?ticket=${ticket}`)
+    t.teardown(() => stream.close())
+    t.equal(stream.status, 200)
     const out = await request(hub.httpUrl, 'POST', '/api/auth/logout', { headers: { cookie: `hub_refresh=${s.refresh}`, authorization: 'Bearer ' + s.access } })
     t.equal(out.status, 204)
     t.equal((await hub.api(s.access, 'GET', '/api/devices')).status, 401, 'access token')
     t.equal((await refresh(s.refresh)).status, 401, 'refresh token')
+    await stream.ended
+    t.pass('the stream the session opened was closed by the hub')
   })
 
   t.test('E36: disabling a user or lowering its role ends its sessions at once', async (t) => {
