@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import type { MqttClient } from 'mqtt'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeInstallationResult, encodeOtherSignedNotification } from '../../server/euicc/notification-encoder.ts'
@@ -54,3 +55,20 @@ export function euiccOf (pki: TestPki) {
 }
 
 export const notificationMessage = (der: Buffer) => JSON.stringify({ pendingNotification: der.toString('base64') })
+
+export interface NotificationAck { seqNumber: number | null, status: string, reason?: string }
+
+/** Publishes a notification message (QoS 1) and resolves with the hub's `notifications/ack`, which is
+ * sent after the commit. The client must be subscribed to its `notifications/ack`. */
+export async function sendNotification (client: MqttClient, deviceId: string, payload: string): Promise<NotificationAck> {
+  const ack = new Promise<NotificationAck>((resolve) => {
+    const onMessage = (topic: string, message: Buffer) => {
+      if (topic !== `devices/${deviceId}/notifications/ack`) return
+      client.off('message', onMessage)
+      resolve(JSON.parse(message.toString()))
+    }
+    client.on('message', onMessage)
+  })
+  await client.publishAsync(`devices/${deviceId}/notifications`, payload, { qos: 1 })
+  return await ack
+}

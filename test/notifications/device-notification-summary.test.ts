@@ -3,24 +3,11 @@ import t from 'tap'
 import mqtt, { type MqttClient } from 'mqtt'
 import { createTestPki } from '../../server/euicc/test-pki.ts'
 import { iccidForPrefix } from '../../server/euicc/iccid.ts'
-import { euiccOf, notificationMessage, trustDir } from '../helpers/euicc-fixtures.ts'
+import { euiccOf, notificationMessage, sendNotification, trustDir } from '../helpers/euicc-fixtures.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
-interface Ack { seqNumber: number | null, status: string, reason?: string }
-
-/** Publishes a notification (QoS 1) and resolves with the hub's `notifications/ack` (sent after the commit). */
-async function send (client: MqttClient, deviceId: string, der: Buffer): Promise<Ack> {
-  const ack = new Promise<Ack>((resolve) => {
-    const onMessage = (topic: string, message: Buffer) => {
-      if (topic !== `devices/${deviceId}/notifications/ack`) return
-      client.off('message', onMessage)
-      resolve(JSON.parse(message.toString()))
-    }
-    client.on('message', onMessage)
-  })
-  await client.publishAsync(`devices/${deviceId}/notifications`, notificationMessage(der), { qos: 1 })
-  return await ack
-}
+/** Publishes a signed notification and resolves with the hub's ack. */
+const send = (client: MqttClient, deviceId: string, der: Buffer) => sendNotification(client, deviceId, notificationMessage(der))
 
 t.test('GET /api/devices and /api/devices/:id carry lastNotification and notificationCounts', async (t) => {
   const pki = createTestPki()

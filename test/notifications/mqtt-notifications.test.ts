@@ -1,27 +1,13 @@
 import t from 'tap'
-import mqtt, { type MqttClient } from 'mqtt'
+import mqtt from 'mqtt'
 import { sql } from 'drizzle-orm'
 import { createTestPki } from '../../server/euicc/test-pki.ts'
 import { iccidForPrefix } from '../../server/euicc/iccid.ts'
-import { euiccOf, notificationMessage, trustDir } from '../helpers/euicc-fixtures.ts'
+import { euiccOf, notificationMessage, sendNotification, trustDir } from '../helpers/euicc-fixtures.ts'
 import { SseClient } from '../helpers/sse-client.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
-interface Ack { seqNumber: number | null, status: string, reason?: string }
-
-/** Publishes a notification (QoS 1) and resolves with the hub's `notifications/ack`. */
-async function send (client: MqttClient, deviceId: string, payload: string): Promise<Ack> {
-  const ack = new Promise<Ack>((resolve) => {
-    const onMessage = (topic: string, message: Buffer) => {
-      if (topic !== `devices/${deviceId}/notifications/ack`) return
-      client.off('message', onMessage)
-      resolve(JSON.parse(message.toString()))
-    }
-    client.on('message', onMessage)
-  })
-  await client.publishAsync(`devices/${deviceId}/notifications`, payload, { qos: 1 })
-  return await ack
-}
+const send = sendNotification
 
 for (const curve of ['P-256', 'brainpoolP256r1'] as const) {
   t.test(`notifications over MQTT, ${curve}: verified, acknowledged after the commit, applied in seqNumber order`, async (t) => {
