@@ -15,6 +15,8 @@ export interface DeviceInput {
 export interface DeviceListQuery {
   q?: string
   tag?: string
+  /** Operator id (`mm-mpt`…): devices with a profile of that operator on their eUICC, not deleted. */
+  operator?: string
   /** Device ids to keep (status=online) or to leave out (status=offline). */
   onlyIds?: readonly string[]
   exceptIds?: readonly string[]
@@ -76,6 +78,9 @@ export class DeviceRepository {
       where.push(or(ilike(devices.name, pattern), ilike(devices.id, pattern), ilike(devices.eid, pattern), ilike(devices.imei, pattern)) as SQL)
     }
     if (query.tag !== undefined) where.push(sql`${devices.tags} @> array[${query.tag}]::text[]`)
+    if (query.operator !== undefined) {
+      where.push(sql`exists (select 1 from profiles p where p.device_id = ${devices.id} and p.operator_id = ${query.operator} and p.state <> 'deleted')`)
+    }
     if (query.onlyIds !== undefined) where.push(sql`${devices.id} = any(${toTextArray(query.onlyIds)})`)
     if (query.exceptIds !== undefined && query.exceptIds.length > 0) where.push(sql`not (${devices.id} = any(${toTextArray(query.exceptIds)}))`)
     if (query.cursor !== undefined) {

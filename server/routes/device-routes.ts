@@ -84,6 +84,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
         q: Type.Optional(Type.String({ maxLength: 100 })),
         status: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline')])),
         tag: Type.Optional(Type.String({ maxLength: 64 })),
+        operator: Type.Optional(Type.String({ maxLength: 64 })),
         limit: Limit(1000, 100),
         cursor: Type.Optional(Type.String({ maxLength: 512 }))
       }, { additionalProperties: false }),
