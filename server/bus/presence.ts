@@ -36,8 +36,9 @@ export class Presence {
     this.dirty.set(deviceId, now)
   }
 
-  isLocallyOnline (deviceId: string): boolean {
-    return this.local.has(deviceId)
+  /** The last time this process heard from the device (not yet, or no longer, only in the table). */
+  lastSeenHere (deviceId: string): number | undefined {
+    return this.local.get(deviceId)?.lastSeen ?? this.dirty.get(deviceId)
   }
 
   /** The subset of `deviceIds` online on any instance (this one alone when Redis is absent or down). */

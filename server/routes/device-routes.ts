@@ -30,7 +30,12 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
   async function view (tenantId: string, rows: PublicDevice[]): Promise<DeviceView[]> {
     const ids = rows.map((d) => d.id)
     const [online, latest, notified] = await Promise.all([presence.onlineOf(tenantId, ids), deps.telemetry.latestOf(ids), deps.euicc.notificationSummaryOf(ids)])
-    return rows.map((d) => toView(d, online.has(d.id), latest.get(d.id) ?? null, notified.get(d.id) ?? null))
+    return rows.map((d) => {
+      // The table's last_seen_at is written every few seconds; this process may know a newer time.
+      const seen = presence.lastSeenHere(d.id)
+      const device = seen !== undefined && (d.lastSeenAt === null || d.lastSeenAt.getTime() < seen) ? { ...d, lastSeenAt: new Date(seen) } : d
+      return toView(device, online.has(d.id), latest.get(d.id) ?? null, notified.get(d.id) ?? null)
+    })
   }
 
   app.addHook('onRequest', app.authenticate)

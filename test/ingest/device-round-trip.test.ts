@@ -38,6 +38,7 @@ t.test('a device created through the API publishes QoS 1 telemetry: PUBACK, stor
   const listed = await hub.api(token, 'GET', '/api/devices?status=online')
   t.same(listed.body.items.map((d: { id: string }) => d.id), [device.id])
   t.equal(listed.body.items[0].latestTelemetry.rsrp, -97.5)
+  t.ok(Date.parse(listed.body.items[0].lastSeenAt) >= ts - 1000, 'last seen is current before the periodic flush writes it')
   const summary = await hub.api(token, 'GET', '/api/fleet/summary')
   t.same(summary.body, { total: 1, online: 1, offline: 0 })
 
