@@ -10,6 +10,8 @@ export interface LoadSpec {
   perDevice: number
   window: number
   baseTs: number
+  /** Keep the connections open after publishing until the parent says `release` (to measure them). */
+  hold?: boolean
 }
 
 export interface LoadResult { acked: number, failed: number, startedAt: number, endedAt: number, connectMs: number }
@@ -41,6 +43,12 @@ async function run (spec: LoadSpec): Promise<LoadResult> {
   const startedAt = Date.now()
   const counts = await Promise.all(clients.map((c, i) => publishAll(c, spec.devices[i].topic, spec.perDevice, spec.window, spec.baseTs, spec.devices[i].payloads)))
   const endedAt = Date.now()
+  if (spec.hold === true) {
+    await new Promise<void>((resolve) => {
+      parentPort?.once('message', () => resolve())
+      parentPort?.postMessage({ phase: 'holding' })
+    })
+  }
   await Promise.all(clients.map((c) => c.endAsync()))
   const acked = counts.reduce((a, b) => a + b, 0)
   return { acked, failed: spec.devices.length * spec.perDevice - acked, startedAt, endedAt, connectMs }

@@ -9,7 +9,7 @@ const filter = process.argv[2] ?? ''
 const benches = readdirSync(dir).filter((f) => f.endsWith('.bench.ts') && f.includes(filter)).sort()
 let failed = 0
 for (const file of benches) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', dir + file], { stdio: ['ignore', 'inherit', 'inherit'] })
+  const result = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', dir + file], { stdio: ['ignore', 'inherit', 'inherit'] })
   if (result.status !== 0) {
     failed++
     console.log(JSON.stringify({ bench: file.replace('.bench.ts', ''), error: `exited with ${result.status ?? result.signal}` }))
