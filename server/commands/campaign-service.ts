@@ -9,7 +9,7 @@ import { campaigns, campaignTargets, commands, devices, profiles, type CampaignR
 import { errors } from '../errors.ts'
 import { decodeCursor, encodeCursor } from '../repositories/cursor.ts'
 import type { Tx } from '../repositories/euicc-repository.ts'
-import { toTextArray } from '../repositories/device-repository.ts'
+import { resultRows, textArray } from '../db/sql-values.ts'
 import { validateCommand, type CommandService, type Requester } from './command-service.ts'
 
 export interface CampaignFilter {
@@ -109,7 +109,7 @@ export class CampaignService {
   /** The tenant's device ids matching the filter, oldest first. */
   async resolve (tenantId: string, filter: CampaignFilter): Promise<string[]> {
     const where: SQL[] = [eq(devices.tenantId, tenantId)]
-    if (filter.tags !== undefined && filter.tags.length > 0) where.push(sql`${devices.tags} @> ${toTextArray(filter.tags)}`)
+    if (filter.tags !== undefined && filter.tags.length > 0) where.push(sql`${devices.tags} @> ${textArray(filter.tags)}`)
     if (filter.model !== undefined) where.push(sql`${devices.imei} like ${filter.model.replace(/[%_\\]/g, '') + '%'}`)
     if (filter.deviceIds !== undefined) where.push(inArray(devices.id, filter.deviceIds.length > 0 ? filter.deviceIds : ['']))
     if (filter.operator !== undefined) {
@@ -208,7 +208,7 @@ export class CampaignService {
     const requester: Requester = { type: 'campaign', id: campaign.id }
     const outcome = await this.db.transaction(async (tx) => {
       const result = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(hashtext(${campaign.id})) as locked`)
-      const [lock] = Array.isArray(result) ? result as Array<{ locked: boolean }> : (result as unknown as { rows: Array<{ locked: boolean }> }).rows
+      const [lock] = resultRows<{ locked: boolean }>(result)
       if (lock?.locked !== true) return null
       const [fresh] = await tx.select().from(campaigns).where(and(eq(campaigns.id, campaign.id), eq(campaigns.status, 'running')))
       if (fresh === undefined) return null

@@ -8,6 +8,7 @@ import type { AuditActorType, AuditLog } from '../audit/audit-log.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import type { Database } from '../db/database.ts'
 import { commands, devices, eimCounters, euiccCertificates, profiles, type CommandRow, type CommandStatus, type ProfileRow } from '../db/schema/index.ts'
+import { reportedConflict } from '../notifications/profile-conflict.ts'
 import type { EimIdentity } from '../eim/eim-identity.ts'
 import { decodeEuiccPackageResult, encodeEuiccPackageRequest, MAX_COUNTER_VALUE, PACKAGE_ERROR, PSMO_TAG, verifyPackageResultSignature, type ListedProfile } from '../eim/euicc-package.ts'
 import { errors } from '../errors.ts'
@@ -380,9 +381,7 @@ export class CommandService {
     const cause = `command: ${row.op} ${row.id}`
     const now = new Date()
     const upsert = async (iccid: string, state: ProfileRow['state']): Promise<ProfileRow[]> => {
-      const expected = state === 'enabled' ? 'enabled' : state === 'deleted' ? 'absent' : 'disabled'
-      const conflict = sql`case when ${profiles.reportedState} is null or ${profiles.reportedState} = ${expected} then null
-        else ${`the command says ${state}, the device reports `} || ${profiles.reportedState} end`
+      const conflict = reportedConflict(sql`${state}::text`, sql`profiles.reported_state`, 'the command says')
       return await tx.insert(profiles).values({ eid, iccid, tenantId: row.tenantId, deviceId: row.deviceId, state, seqNumber: null, cause, changedAt: now, operatorId: this.deps.operators.byIccid(iccid)?.id ?? null })
         .onConflictDoUpdate({ target: [profiles.eid, profiles.iccid], set: { state, cause, changedAt: now, conflict, deviceId: row.deviceId, tenantId: row.tenantId } })
         .returning()

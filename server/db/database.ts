@@ -9,6 +9,7 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
 import * as schema from './schema/index.ts'
+import { resultRows } from './sql-values.ts'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 export type DatabaseDriver = 'pglite' | 'postgres'
@@ -59,7 +60,7 @@ async function openPglite (location: string): Promise<MigratableDatabase> {
   return {
     db: db as unknown as Db,
     driver: 'pglite',
-    async rows<T> (query: SQL) { return (await db.execute(query)).rows as T[] },
+    async rows<T> (query: SQL) { return resultRows<T>(await db.execute(query)) },
     migrate: () => migratePglite(db, { migrationsFolder }),
     close: () => client.close()
   }
@@ -71,7 +72,7 @@ function openPostgres (url: string, poolSize: number): MigratableDatabase {
   return {
     db: db as unknown as Db,
     driver: 'postgres',
-    async rows<T> (query: SQL) { return [...await db.execute(query)] as T[] },
+    async rows<T> (query: SQL) { return resultRows<T>(await db.execute(query)) },
     async migrate () {
       // Several hub processes may start together against one server: one migrates, the others wait.
       const lock = await client.reserve()

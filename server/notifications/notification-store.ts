@@ -1,7 +1,9 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/database.ts'
 import { devices, euiccCertificates, notificationInbox, notifications, type ProfileRow, type ProfileState } from '../db/schema/index.ts'
+import { bigintArray, resultRows, textArray } from '../db/sql-values.ts'
 import { unnestInsert, type UnnestColumn } from '../db/unnest-insert.ts'
+import { notificationConflict } from './profile-conflict.ts'
 import type { Tx } from '../repositories/euicc-repository.ts'
 
 export interface NotificationRecord {
@@ -64,15 +66,6 @@ const profileColumns: Array<UnnestColumn<ProfileUpdate>> = [
   { name: 'operator_id', type: 'text', value: (p) => p.operatorId }
 ]
 
-/** `conflict` for a row whose notification state becomes `state`: against a command's effect it replaces
- * (server/commands/), else against its reported state. */
-const conflictFor = (state: SQL) => sql`case when profiles.cause like 'command:%' and profiles.state <> ${state}
-    then 'the ' || profiles.cause || ' said ' || profiles.state || ', notifications say ' || ${state}
-  when profiles.reported_state is null then null
-  when profiles.reported_state = (case ${state} when 'enabled' then 'enabled' when 'deleted' then 'absent' else 'disabled' end) then null
-  else 'notifications say ' || ${state} || ', the device reports ' || profiles.reported_state end`
-type SQL = ReturnType<typeof sql>
-
 /** The set-based reads and writes of the notification pipeline: each batch costs a few statements,
  * whatever its size. */
 export class NotificationStore {
@@ -94,14 +87,14 @@ export class NotificationStore {
     if (deviceIds.length === 0) return new Map()
     const rows = await this.db.select({ id: devices.id, eid: devices.eid, euiccDer: euiccCertificates.euiccDer, eumDer: euiccCertificates.eumDer })
       .from(devices).leftJoin(euiccCertificates, eq(euiccCertificates.eid, devices.eid))
-      .where(sql`${devices.id} = any(${sql.param(deviceIds)}::text[])`)
+      .where(sql`${devices.id} = any(${textArray(deviceIds)})`)
     return new Map(rows.map((r) => [r.id, r]))
   }
 
   async devicesByEid (eids: readonly string[]): Promise<Map<string, { id: string, tenantId: string }>> {
     if (eids.length === 0) return new Map()
     const rows = await this.db.select({ id: devices.id, tenantId: devices.tenantId, eid: devices.eid }).from(devices)
-      .where(sql`${devices.eid} = any(${sql.param(eids)}::text[])`)
+      .where(sql`${devices.eid} = any(${textArray(eids)})`)
     return new Map(rows.map((r) => [r.eid as string, { id: r.id, tenantId: r.tenantId }]))
   }
 
@@ -109,7 +102,7 @@ export class NotificationStore {
   async existing (hashes: readonly string[]): Promise<Map<string, { status: 'accepted' | 'rejected', reason: string | null, seqNumber: number | null, eid: string | null, tenantId: string | null, deviceId: string | null }>> {
     if (hashes.length === 0) return new Map()
     const rows = await this.db.select({ sha256: notifications.sha256, status: notifications.status, reason: notifications.reason, seqNumber: notifications.seqNumber, eid: notifications.eid, tenantId: notifications.tenantId, deviceId: notifications.deviceId })
-      .from(notifications).where(sql`${notifications.sha256} = any(${sql.param(hashes)}::text[])`)
+      .from(notifications).where(sql`${notifications.sha256} = any(${textArray(hashes)})`)
     return new Map(rows.map(({ sha256, ...rest }) => [sha256, rest]))
   }
 
@@ -122,7 +115,7 @@ export class NotificationStore {
   async insert (tx: Tx, records: readonly NotificationRecord[]): Promise<Set<string>> {
     if (records.length === 0) return new Set()
     const rows = await tx.execute<{ sha256: string }>(unnestInsert('notifications', recordColumns, records, sql`on conflict do nothing returning sha256`))
-    return new Set(rowsOf<{ sha256: string }>(rows).map((r) => r.sha256))
+    return new Set(resultRows<{ sha256: string }>(rows).map((r) => r.sha256))
   }
 
   /** Applies state changes unless a profile already reflects a newer notification (at most one update
@@ -132,20 +125,20 @@ export class NotificationStore {
     const result = await tx.execute<Record<string, unknown>>(unnestInsert('profiles', profileColumns, updates, sql`
       on conflict (eid, iccid) do update set state = excluded.state, seq_number = excluded.seq_number, cause = excluded.cause,
         changed_at = now(), tenant_id = coalesce(excluded.tenant_id, profiles.tenant_id), device_id = coalesce(excluded.device_id, profiles.device_id),
-        operator_id = coalesce(excluded.operator_id, profiles.operator_id), conflict = ${conflictFor(sql`excluded.state`)}
+        operator_id = coalesce(excluded.operator_id, profiles.operator_id), conflict = ${notificationConflict(sql`excluded.state`)}
       where profiles.seq_number is null or profiles.seq_number < excluded.seq_number
       returning *`))
-    return rowsOf<Record<string, unknown>>(result).map(toProfileRow)
+    return resultRows<Record<string, unknown>>(result).map(toProfileRow)
   }
 
   /** Enabling a profile disables the one enabled before it (an eUICC has one), unless that one changed
    * by a later notification. */
   async disableOthers (tx: Tx, eid: string, enabledIccid: string, seqNumber: number): Promise<ProfileRow[]> {
     const result = await tx.execute<Record<string, unknown>>(sql`update profiles set state = 'disabled', seq_number = ${seqNumber},
-      cause = ${`implicit: ${enabledIccid} enabled (seq ${seqNumber})`}, changed_at = now(), conflict = ${conflictFor(sql`'disabled'`)}
+      cause = ${`implicit: ${enabledIccid} enabled (seq ${seqNumber})`}, changed_at = now(), conflict = ${notificationConflict(sql`'disabled'`)}
       where eid = ${eid} and state = 'enabled' and iccid <> ${enabledIccid} and (seq_number is null or seq_number < ${seqNumber})
       returning *`)
-    return rowsOf<Record<string, unknown>>(result).map(toProfileRow)
+    return resultRows<Record<string, unknown>>(result).map(toProfileRow)
   }
 
   async saveCertificates (tx: Tx, certificates: ReadonlyArray<{ eid: string, euiccDer: Uint8Array, eumDer: Uint8Array | null }>): Promise<void> {
@@ -162,12 +155,8 @@ export class NotificationStore {
   }
 
   async clearInbox (tx: Tx, ids: readonly number[]): Promise<void> {
-    if (ids.length > 0) await tx.delete(notificationInbox).where(sql`${notificationInbox.id} = any(${sql.param(ids)}::bigint[])`)
+    if (ids.length > 0) await tx.delete(notificationInbox).where(sql`${notificationInbox.id} = any(${bigintArray(ids)})`)
   }
-}
-
-function rowsOf<T> (result: unknown): T[] {
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows)
 }
 
 function toProfileRow (raw: Record<string, unknown>): ProfileRow {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { and, desc, eq, ilike, or, sql, type SQL } from 'drizzle-orm'
 import type { Database } from '../db/database.ts'
+import { textArray } from '../db/sql-values.ts'
 import { devices, type Device } from '../db/schema/index.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 
@@ -81,8 +82,8 @@ export class DeviceRepository {
     if (query.operator !== undefined) {
       where.push(sql`exists (select 1 from profiles p where p.device_id = ${devices.id} and p.operator_id = ${query.operator} and p.state <> 'deleted')`)
     }
-    if (query.onlyIds !== undefined) where.push(sql`${devices.id} = any(${toTextArray(query.onlyIds)})`)
-    if (query.exceptIds !== undefined && query.exceptIds.length > 0) where.push(sql`not (${devices.id} = any(${toTextArray(query.exceptIds)}))`)
+    if (query.onlyIds !== undefined) where.push(sql`${devices.id} = any(${textArray(query.onlyIds)})`)
+    if (query.exceptIds !== undefined && query.exceptIds.length > 0) where.push(sql`not (${devices.id} = any(${textArray(query.exceptIds)}))`)
     if (query.cursor !== undefined) {
       const [createdAt, id] = decodeCursor(query.cursor, 2)
       where.push(sql`(${devices.createdAt}, ${devices.id}) < (${createdAt}::timestamptz, ${id})`)
@@ -128,12 +129,7 @@ export class DeviceRepository {
     const ids = [...seen.keys()]
     const times = ids.map((id) => new Date(seen.get(id) as number).toISOString())
     await this.database.rows(sql`update devices set last_seen_at = s.at
-      from (select unnest(${toTextArray(ids)}) as id, unnest(${toTextArray(times)})::timestamptz as at) as s
+      from (select unnest(${textArray(ids)}) as id, unnest(${textArray(times)})::timestamptz as at) as s
       where devices.id = s.id and (devices.last_seen_at is null or devices.last_seen_at < s.at)`)
   }
-}
-
-/** A text[] parameter, bound as one array value (drizzle would otherwise expand a JS array into a list). */
-export function toTextArray (values: readonly string[]): SQL {
-  return sql`${sql.param(values)}::text[]`
 }

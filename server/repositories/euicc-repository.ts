@@ -1,6 +1,8 @@
 import { and, desc, eq, gte, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
 import type { Database, Db } from '../db/database.ts'
 import { devices, euiccCertificates, notifications, operators, profiles, type NotificationRow, type OperatorRow, type ProfileRow } from '../db/schema/index.ts'
+import { textArray } from '../db/sql-values.ts'
+import { reportedConflict } from '../notifications/profile-conflict.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
@@ -57,10 +59,6 @@ export class EuiccRepository {
     await tx.insert(euiccCertificates).values(values).onConflictDoUpdate({ target: euiccCertificates.eid, set: values })
   }
 
-  async profilesOf (eid: string): Promise<ProfileRow[]> {
-    return await this.db.select().from(profiles).where(eq(profiles.eid, eid)).orderBy(profiles.iccid)
-  }
-
   async profilesOfDevice (tenantId: string, deviceId: string, eid: string | null): Promise<ProfileRow[]> {
     const where = eid === null ? eq(profiles.deviceId, deviceId) : or(eq(profiles.eid, eid), eq(profiles.deviceId, deviceId))
     return await this.db.select().from(profiles).where(and(where, or(eq(profiles.tenantId, tenantId), isNull(profiles.tenantId)))).orderBy(profiles.iccid)
@@ -90,23 +88,23 @@ export class EuiccRepository {
           operatorId: p.operatorId
         }).onConflictDoUpdate({
           target: [profiles.eid, profiles.iccid],
-          set: { reportedState: p.state, reportedAt: now, name: sql`coalesce(excluded.name, ${profiles.name})`, spn: sql`coalesce(excluded.spn, ${profiles.spn})`, deviceId, tenantId }
+          set: {
+            reportedState: p.state,
+            reportedAt: now,
+            name: sql`coalesce(excluded.name, ${profiles.name})`,
+            spn: sql`coalesce(excluded.spn, ${profiles.spn})`,
+            deviceId,
+            tenantId,
+            conflict: reportedConflict(sql`profiles.state`, sql`excluded.reported_state`, 'notifications say')
+          }
         }).returning()
-        changed.push(await this.refreshConflict(tx, row))
+        changed.push(row)
       }
       const listed = reported.map((p) => p.iccid)
-      const missing = await tx.update(profiles).set({ reportedState: 'absent', reportedAt: now })
-        .where(and(eq(profiles.eid, eid), listed.length > 0 ? sql`not (${profiles.iccid} = any(${sql.param(listed)}::text[]))` : sql`true`)).returning()
-      for (const row of missing) changed.push(await this.refreshConflict(tx, row))
-      return changed
+      const missing = await tx.update(profiles).set({ reportedState: 'absent', reportedAt: now, conflict: reportedConflict(sql`profiles.state`, sql`'absent'`, 'notifications say') })
+        .where(and(eq(profiles.eid, eid), listed.length > 0 ? sql`not (${profiles.iccid} = any(${textArray(listed)}))` : sql`true`)).returning()
+      return [...changed, ...missing]
     })
-  }
-
-  private async refreshConflict (tx: Tx, row: ProfileRow): Promise<ProfileRow> {
-    const conflict = profileConflict(row)
-    if (conflict === row.conflict) return row
-    const [updated] = await tx.update(profiles).set({ conflict }).where(and(eq(profiles.eid, row.eid), eq(profiles.iccid, row.iccid))).returning()
-    return updated
   }
 
   /** The newest notification and the accepted/rejected counts of each device, for a page of devices in
@@ -117,7 +115,7 @@ export class EuiccRepository {
     // received_at first so that the (device_id, received_at) index gives the newest row without a sort
     const rows = await this.database.rows<Record<string, unknown>>(sql`
       select d.id as device_id, c.accepted, c.rejected, l.seq_number, l.operation, l.status, l.reason, l.received_at
-      from unnest(${sql.param(deviceIds)}::text[]) as d(id)
+      from unnest(${textArray(deviceIds)}) as d(id)
       cross join lateral (
         select count(*) filter (where status = 'accepted')::int as accepted, count(*) filter (where status = 'rejected')::int as rejected
         from notifications where device_id = d.id) c
@@ -154,11 +152,4 @@ export class EuiccRepository {
     const last = items.at(-1)
     return { items, nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.id]) : null }
   }
-}
-
-/** What the inventory report says against what the notifications say, in words; null when they agree. */
-export function profileConflict (row: Pick<ProfileRow, 'state' | 'reportedState'>): string | null {
-  if (row.reportedState === null) return null
-  const expected = row.state === 'enabled' ? 'enabled' : row.state === 'deleted' ? 'absent' : 'disabled'
-  return row.reportedState === expected ? null : `notifications say ${row.state}, the device reports ${row.reportedState}`
 }

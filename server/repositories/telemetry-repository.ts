@@ -3,7 +3,7 @@ import type { Database } from '../db/database.ts'
 import { telemetry, type NewTelemetryRow, type TelemetryRow } from '../db/schema/index.ts'
 import { METRIC_KEYS, type TelemetrySample } from '../../protocol/telemetry.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
-import { toTextArray } from './device-repository.ts'
+import { textArray } from '../db/sql-values.ts'
 
 /** A sample as the API and the events show it: the device's fields, the time in ISO 8601. */
 export type TelemetryItem = Omit<TelemetrySample, 'ts'> & { ts: string }
@@ -84,7 +84,7 @@ export class TelemetryRepository {
     const latest = new Map<string, TelemetryItem>()
     if (deviceIds.length === 0) return latest
     const rows = await this.database.rows<Record<string, unknown>>(sql`
-      select t.* from unnest(${toTextArray(deviceIds)}) as d(id)
+      select t.* from unnest(${textArray(deviceIds)}) as d(id)
       cross join lateral (select * from telemetry where device_id = d.id order by ts desc, seq desc limit 1) t`)
     for (const raw of rows) {
       const row = fromSnakeRow(raw)

@@ -1,0 +1,19 @@
+import { sql, type SQL } from 'drizzle-orm'
+
+/** One rule, in SQL, for `profiles.conflict`: null when a profile's state agrees with what its device
+ * reported in its last `inventory` (enabled ↔ enabled, installed or disabled ↔ disabled, deleted ↔ absent),
+ * else the disagreement in words (`<says> <state>, the device reports <reported>`). */
+export function reportedConflict (state: SQL, reported: SQL, says: string): SQL {
+  return sql`case when ${reported} is null then null
+    when ${reported} = (case ${state} when 'enabled' then 'enabled' when 'deleted' then 'absent' else 'disabled' end) then null
+    else ${says + ' '} || ${state} || ', the device reports ' || ${reported} end`
+}
+
+/** The conflict of a row whose state a notification sets to `state`: a state a command set (cause
+ * `command:…`) and the notification contradicts, else the reported-state rule. Reads the row's current
+ * `cause`, `state` and `reported_state`. */
+export function notificationConflict (state: SQL): SQL {
+  return sql`case when profiles.cause like 'command:%' and profiles.state <> ${state}
+      then 'the ' || profiles.cause || ' said ' || profiles.state || ', notifications say ' || ${state}
+    else ${reportedConflict(state, sql`profiles.reported_state`, 'notifications say')} end`
+}
