@@ -26,7 +26,7 @@ export interface DeviceIngestDeps {
   /** Publishes to a device (QoS 1) and resolves once the broker has taken the message. */
   sendToDevice (topic: string, payload: string): Promise<void>
   /** Command results (`commands/{commandId}/result`): verified and recorded before the PUBACK. */
-  commands?: { handleResult (device: AuthenticatedDevice, commandId: string, payload: Uint8Array): Promise<{ ok: true } | { ok: false, reason: string, detail: string }> }
+  commands: { handleResult (device: AuthenticatedDevice, commandId: string, payload: Uint8Array): Promise<{ ok: true } | { ok: false, reason: string, detail: string }> }
 }
 
 /** What happens to each device publish, before its PUBACK: telemetry is validated and committed;
@@ -49,15 +49,10 @@ export class DeviceIngest {
       case 'status':
         return
       case 'command-result': {
-        if (this.deps.commands === undefined || topic.commandId === undefined) break
-        const outcome = await this.deps.commands.handleResult(device, topic.commandId, packet.payload as Buffer)
+        const outcome = await this.deps.commands.handleResult(device, topic.commandId as string, packet.payload as Buffer)
         if (!outcome.ok) await this.quarantine(device, packet, outcome.reason, outcome.detail)
-        return
       }
-      default:
-        break
     }
-    return await this.quarantine(device, packet, 'unsupported-topic', `no pipeline for ${topic.kind} yet`)
   }
 
   private async telemetry (device: AuthenticatedDevice, packet: PublishPacket): Promise<void> {

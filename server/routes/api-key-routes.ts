@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import type { ApiKeyStore, PublicApiKey } from '../auth/api-key-store.ts'
 import { userRoles, type UserRole } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
-import { ErrorBody } from './schemas.ts'
+import { ErrorBody, secured } from './schemas.ts'
 
 const ApiKey = Type.Object({
   id: Type.String(),
@@ -14,7 +14,6 @@ const ApiKey = Type.Object({
   lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
 })
-const secured = { security: [{ bearer: [] }] }
 const view = (k: PublicApiKey) => ({
   id: k.id, name: k.name, role: k.role, createdAt: k.createdAt.toISOString(), lastUsedAt: k.lastUsedAt?.toISOString() ?? null, revokedAt: k.revokedAt?.toISOString() ?? null
 })

@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AuditLog } from '../audit/audit-log.ts'
-import { ErrorBody } from './schemas.ts'
+import { ErrorBody, secured } from './schemas.ts'
 
 const AuditItem = Type.Object({
   id: Type.Integer(),
@@ -15,7 +15,6 @@ const AuditItem = Type.Object({
   ip: Type.Union([Type.String(), Type.Null()]),
   hash: Type.String()
 })
-const secured = { security: [{ bearer: [] }] }
 
 /** The audit log for admins: their tenant's rows (platform admins: every row, including hub-wide ones
  * with no tenant), newest first, and the verification of the whole chain. */

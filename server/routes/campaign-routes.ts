@@ -7,7 +7,7 @@ import type { CommandService } from '../commands/command-service.ts'
 import { commandStatuses, type CampaignRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
 import { Command, requesterOf, toCommandView } from './command-routes.ts'
-import { ErrorBody, Limit } from './schemas.ts'
+import { ErrorBody, Limit, nullable, secured } from './schemas.ts'
 
 export interface CampaignRouteDeps {
   campaigns: CampaignService
@@ -15,8 +15,6 @@ export interface CampaignRouteDeps {
   audit: AuditLog
 }
 
-const secured = { security: [{ bearer: [] }] }
-const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
 const count = Type.Integer()
 
 const Filter = Type.Object({

@@ -8,7 +8,7 @@ import { commandEventData, MAX_TTL_SECONDS } from '../commands/command-service.t
 import type { EimIdentity } from '../eim/eim-identity.ts'
 import { errors } from '../errors.ts'
 import type { DeviceRepository } from '../repositories/device-repository.ts'
-import { ErrorBody, Limit } from './schemas.ts'
+import { ErrorBody, Limit, nullable, secured } from './schemas.ts'
 
 export interface CommandRouteDeps {
   commands: CommandService
@@ -16,8 +16,6 @@ export interface CommandRouteDeps {
   eim: EimIdentity
 }
 
-const secured = { security: [{ bearer: [] }] }
-const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()])
 const IsoDate = Type.String({ format: 'date-time' })
 
 export const Command = Type.Object({

@@ -6,7 +6,7 @@ import { CertificateInputError, parseRegisteredCertificates } from '../notificat
 import type { EuiccRepository, NotificationSummary } from '../repositories/euicc-repository.ts'
 import type { DeviceRepository, PublicDevice } from '../repositories/device-repository.ts'
 import type { TelemetryItem, TelemetryRepository } from '../repositories/telemetry-repository.ts'
-import { Device, DeviceCreate, DevicePatch, ErrorBody, Limit, Page, type DeviceView } from './schemas.ts'
+import { Device, DeviceCreate, DevicePatch, type DeviceView, ErrorBody, Limit, Page, secured } from './schemas.ts'
 
 export interface DeviceRouteDeps {
   devices: DeviceRepository
@@ -18,7 +18,6 @@ export interface DeviceRouteDeps {
 }
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
-const secured = { security: [{ bearer: [] }] }
 
 /** Device CRUD, scoped to the caller's tenant; another tenant's device answers 404. */
 export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (app, deps) => {

@@ -6,7 +6,7 @@ import type { OperatorDirectory } from '../notifications/operator-directory.ts'
 import type { TrustStore } from '../notifications/trust-store.ts'
 import type { DeviceRepository } from '../repositories/device-repository.ts'
 import type { EuiccRepository } from '../repositories/euicc-repository.ts'
-import { ErrorBody, Limit } from './schemas.ts'
+import { ErrorBody, Limit, secured } from './schemas.ts'
 
 export interface EuiccRouteDeps {
   devices: DeviceRepository
@@ -61,8 +61,6 @@ const NotificationFilters = {
   cursor: Type.Optional(Type.String({ maxLength: 200 }))
 }
 type NotificationFilterQuery = Static<ReturnType<typeof Type.Object<typeof NotificationFilters>>>
-
-const secured = { security: [{ bearer: [] }] }
 
 /** Notifications (per device and fleet-wide), profile inventory, operators and trust anchors;
  * `es9plus-routes.ts` holds the endpoint LPAs post to. */

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { Type as RouteType } from '@fastify/type-provider-typebox'
 import { TelemetrySample } from '../../protocol/telemetry.ts'
 import { userRoles, type UserRole } from '../db/schema/index.ts'
 
@@ -62,5 +63,10 @@ export const User = Type.Object({
 
 export const Page = <T extends ReturnType<typeof Type.Object>>(item: T) =>
   Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) })
+
+/** Route schema part of every Bearer-authenticated route (OpenAPI security). */
+export const secured = { security: [{ bearer: [] }] }
+/** `t` or null (TypeBox of the Fastify type provider, which the routes build their schemas with). */
+export const nullable = <T extends Parameters<typeof RouteType.Union>[0][number]>(t: T) => RouteType.Union([t, RouteType.Null()])
 
 export const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback })

@@ -2,10 +2,9 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { AuditLog } from '../audit/audit-log.ts'
 import { errors } from '../errors.ts'
 import type { UserRepository } from '../repositories/user-repository.ts'
-import { ErrorBody } from './schemas.ts'
+import { ErrorBody, secured } from './schemas.ts'
 
 const Tenant = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String({ format: 'date-time' }) })
-const secured = { security: [{ bearer: [] }] }
 
 /** Tenants: platform admins only. */
 export const tenantRoutes: FastifyPluginAsyncTypebox<{ users: UserRepository, audit: AuditLog }> = async (app, { users, audit }) => {

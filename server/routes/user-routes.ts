@@ -7,7 +7,7 @@ import { hashPassword, MAX_PASSWORD_LENGTH } from '../auth/passwords.ts'
 import { userRoles, type User as UserRow, type UserRole } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
 import type { UserRepository } from '../repositories/user-repository.ts'
-import { ErrorBody } from './schemas.ts'
+import { ErrorBody, secured } from './schemas.ts'
 
 export interface UserRouteDeps { users: UserRepository, identity: Identity, audit: AuditLog }
 
@@ -23,7 +23,6 @@ const UserItem = Type.Object({
   createdAt: Type.String({ format: 'date-time' })
 })
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
-const secured = { security: [{ bearer: [] }] }
 const noAudit = { audit: false }
 
 const view = (u: UserRow, totpEnabled = false) => ({
