@@ -28,6 +28,8 @@ export interface BrokerLimits extends StreamGuardLimits {
    * device is disconnected. */
   publishRatePerDevice: number
   publishBurst: number
+  /** New connections per second per source address (0: no limit). */
+  connectRatePerIp: number
   maxSubscriptionsPerDevice: number
   maxInflightInbound: number
   drainTimeoutMs: number
@@ -37,6 +39,7 @@ export const defaultBrokerLimits: BrokerLimits = {
   ...defaultStreamGuardLimits,
   publishRatePerDevice: 50,
   publishBurst: 200,
+  connectRatePerIp: 50,
   maxSubscriptionsPerDevice: 32,
   maxInflightInbound: 100,
   drainTimeoutMs: 30_000

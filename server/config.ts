@@ -16,7 +16,30 @@ export interface HubConfig {
   euiccTrustDir: string | null
   logLevel: string
   jwtSecret: string | null
+  /** Per-device token bucket: publishes per second sustained and at once (0: no limit). */
+  devicePublishRate: number
+  devicePublishBurst: number
+  /** New MQTT connections per second per source address (0: no limit). */
+  connectRatePerIp: number
+  /** The hard MQTT frame cap in bytes: a larger packet closes the connection. Payloads over a topic's own
+   * limit but under this cap are acknowledged and quarantined by size. */
+  mqttMaxFrameBytes: number
+  /** Dashboard and API over TLS (with HUB_TLS_CERT / HUB_TLS_KEY). */
+  httpsPort: number | null
+  /** A TLS-terminating proxy in front: `X-Forwarded-*` is honoured from these addresses only
+   * (`true`/`1` for any, or a comma-separated list of addresses and CIDRs). */
+  trustProxy: boolean | string[]
+  /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
+  metricsToken: string | null
 }
+
+/** Defaults of the limits, also what docs/broker.md states. */
+export const limitDefaults = {
+  devicePublishRate: 50,
+  devicePublishBurst: 200,
+  connectRatePerIp: 50,
+  mqttMaxFrameBytes: 1024 * 1024
+} as const
 
 export class ConfigError extends Error {
   readonly code = 'HUB_ERR_CONFIG'
@@ -41,6 +64,17 @@ export function loadConfig (env: Env = process.env): HubConfig {
     const n = Number(raw)
     if (!/^\d+$/.test(raw) || n > 65535) {
       problems.push(`${name}="${raw}" is not a TCP port (an integer from 0 to 65535; 0 picks a free port)`)
+      return fallback
+    }
+    return n
+  }
+
+  const count = (name: string, fallback: number, max: number, what: string): number => {
+    const raw = str(name)
+    if (raw === null) return fallback
+    const n = Number(raw)
+    if (!/^\d+$/.test(raw) || n > max) {
+      problems.push(`${name}="${raw}" must be ${what}: an integer from 0 (no limit) to ${max}`)
       return fallback
     }
     return n
@@ -78,6 +112,44 @@ export function loadConfig (env: Env = process.env): HubConfig {
     problems.push('HUB_JWT_SECRET must be at least 32 characters (unset: a secret is generated and kept in the database)')
   }
 
+  const devicePublishRate = count('HUB_DEVICE_PUBLISH_RATE', limitDefaults.devicePublishRate, 1_000_000, 'publishes per second per device')
+  const devicePublishBurst = count('HUB_DEVICE_PUBLISH_BURST', limitDefaults.devicePublishBurst, 1_000_000, 'a burst of publishes per device')
+  if (devicePublishRate > 0 && devicePublishBurst === 0) {
+    problems.push('HUB_DEVICE_PUBLISH_BURST=0 with a publish rate set would refuse every publish: set both to 0 to turn the limit off')
+  }
+  const connectRatePerIp = count('HUB_CONNECT_RATE_PER_IP', limitDefaults.connectRatePerIp, 1_000_000, 'new MQTT connections per second per source address')
+  const frameRaw = str('HUB_MQTT_MAX_FRAME_BYTES')
+  let mqttMaxFrameBytes: number = limitDefaults.mqttMaxFrameBytes
+  if (frameRaw !== null) {
+    const n = Number(frameRaw)
+    // Notifications may be 256 KB, so the frame cap is never below that; 268435455 is MQTT's own maximum.
+    if (!/^\d+$/.test(frameRaw) || n < 256 * 1024 || n > 268_435_455) {
+      problems.push(`HUB_MQTT_MAX_FRAME_BYTES="${frameRaw}" must be an integer from 262144 (256 KB) to 268435455`)
+    } else {
+      mqttMaxFrameBytes = n
+    }
+  }
+  const httpsPort = port('HUB_HTTPS_PORT', null)
+  if (httpsPort !== null && (tlsCert === null || tlsKey === null)) {
+    problems.push('HUB_HTTPS_PORT is set, so HUB_TLS_CERT and HUB_TLS_KEY (PEM file paths) must be set too')
+  }
+  const trustProxyRaw = str('HUB_TRUST_PROXY')
+  let trustProxy: boolean | string[] = false
+  if (trustProxyRaw !== null) {
+    if (/^(1|true)$/i.test(trustProxyRaw)) trustProxy = true
+    else if (/^(0|false)$/i.test(trustProxyRaw)) trustProxy = false
+    else {
+      const list = trustProxyRaw.split(',').map((a) => a.trim()).filter((a) => a !== '')
+      const bad = list.filter((a) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(a))
+      if (bad.length > 0 || list.length === 0) problems.push(`HUB_TRUST_PROXY="${trustProxyRaw}" must be 1, 0, or a comma-separated list of proxy addresses or CIDRs`)
+      else trustProxy = list
+    }
+  }
+  const metricsToken = str('HUB_METRICS_TOKEN')
+  if (metricsToken !== null && metricsToken.length < 16) {
+    problems.push('HUB_METRICS_TOKEN must be at least 16 characters')
+  }
+
   const config: HubConfig = {
     host: str('HUB_HOST') ?? '0.0.0.0',
     httpPort: port('HUB_HTTP_PORT', 8080) as number,
@@ -92,7 +164,14 @@ export function loadConfig (env: Env = process.env): HubConfig {
     adminPassword,
     euiccTrustDir: str('HUB_EUICC_TRUST_DIR'),
     logLevel,
-    jwtSecret
+    jwtSecret,
+    devicePublishRate,
+    devicePublishBurst,
+    connectRatePerIp,
+    mqttMaxFrameBytes,
+    httpsPort,
+    trustProxy,
+    metricsToken
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config

@@ -166,7 +166,14 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
         logger.debug({ rejection }, 'connection closed by the stream guard')
       }
     }
-    const broker = await HubBroker.create(backend, { ...defaultBrokerLimits, ...options.brokerLimits })
+    const broker = await HubBroker.create(backend, {
+      ...defaultBrokerLimits,
+      publishRatePerDevice: config.devicePublishRate,
+      publishBurst: config.devicePublishBurst,
+      connectRatePerIp: config.connectRatePerIp,
+      maxPacketBytes: config.mqttMaxFrameBytes,
+      ...options.brokerLimits
+    })
     // Commands are delivered once the device can receive them: when it subscribes to its commands, or
     // when it resumes a persistent session (whose subscriptions survive).
     broker.aedes.on('subscribe', (subscriptions, client) => {

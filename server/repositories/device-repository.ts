@@ -38,6 +38,7 @@ const publicColumns = {
   imei: devices.imei,
   tags: devices.tags,
   esimAgent: devices.esimAgent,
+  disabled: devices.disabled,
   lastSeenAt: devices.lastSeenAt,
   createdAt: devices.createdAt,
   updatedAt: devices.updatedAt
@@ -115,12 +116,12 @@ export class DeviceRepository {
   /** Checks a device's MQTT credentials. Unknown devices cost the same hash and compare as known ones,
    * so the answer's timing does not tell them apart. Database errors propagate (CONNECT is refused). */
   async authenticate (id: string, secret: string): Promise<{ id: string, tenantId: string } | null> {
-    const [row] = await this.db.select({ id: devices.id, tenantId: devices.tenantId, secretHash: devices.secretHash })
+    const [row] = await this.db.select({ id: devices.id, tenantId: devices.tenantId, secretHash: devices.secretHash, disabled: devices.disabled })
       .from(devices).where(eq(devices.id, id))
     const expected = Buffer.from(row?.secretHash ?? DUMMY_HASH, 'hex')
     const actual = Buffer.from(hashDeviceSecret(secret), 'hex')
     const match = timingSafeEqual(expected, actual)
-    return row !== undefined && match ? { id: row.id, tenantId: row.tenantId } : null
+    return row !== undefined && match && !row.disabled ? { id: row.id, tenantId: row.tenantId } : null
   }
 
   /** Writes the last-seen times collected in memory, in one statement. */

@@ -1,5 +1,5 @@
-import { index, pgTable, text, uuid } from 'drizzle-orm/pg-core'
-import { createdAt, timestamptz, updatedAt } from './columns.ts'
+import { boolean, index, pgTable, text, uuid } from 'drizzle-orm/pg-core'
+import { bytea, createdAt, timestamptz, updatedAt } from './columns.ts'
 import { tenants } from './tenants.ts'
 
 export const esimAgents = ['lpa', 'ipa'] as const
@@ -15,6 +15,8 @@ export const devices = pgTable('devices', {
   esimAgent: text({ enum: esimAgents }).notNull().default('lpa'),
   /** SHA-256 (hex) of the device secret; the secret itself is shown once at creation and never stored. */
   secretHash: text().notNull(),
+  /** A disabled device may not connect; disabling it ends its open sessions. */
+  disabled: boolean().notNull().default(false),
   lastSeenAt: timestamptz(),
   createdAt: createdAt(),
   updatedAt: updatedAt()
@@ -23,4 +25,21 @@ export const devices = pgTable('devices', {
   index('devices_tags_idx').using('gin', table.tags)
 ])
 
+/** Client certificates the hub's device CA issued (subject CN = device id). A revoked one is refused at
+ * the next TLS handshake. */
+export const deviceCertificates = pgTable('device_certificates', {
+  /** The certificate's serial number, hex. */
+  serial: text().primaryKey(),
+  deviceId: text().notNull().references(() => devices.id, { onDelete: 'cascade' }),
+  tenantId: uuid().notNull().references(() => tenants.id),
+  /** SHA-256 of the certificate's DER, hex. */
+  fingerprint: text().notNull().unique(),
+  keyType: text({ enum: ['ec-p256', 'rsa-2048'] }).notNull(),
+  der: bytea().notNull(),
+  notAfter: timestamptz().notNull(),
+  revokedAt: timestamptz(),
+  createdAt: createdAt()
+}, (table) => [index().on(table.deviceId)])
+
 export type Device = typeof devices.$inferSelect
+export type DeviceCertificateRow = typeof deviceCertificates.$inferSelect

@@ -1,20 +1,22 @@
 import { sql } from 'drizzle-orm'
-import { bigint, bigserial, boolean, index, jsonb, pgTable, primaryKey, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { bigint, bigserial, boolean, index, jsonb, pgTable, primaryKey, text, unique, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 import { bytea, createdAt, timestamptz } from './columns.ts'
 import { tenants } from './tenants.ts'
 
 /** CI certificates trusted for eUICC verification, managed through the API (those from
- * HUB_EUICC_TRUST_DIR are read at start and kept in memory). */
+ * HUB_EUICC_TRUST_DIR are read at start and kept in memory). A platform anchor (`tenantId` null) is
+ * trusted for every tenant; a tenant's anchor only for the devices of that tenant. */
 export const trustAnchors = pgTable('trust_anchors', {
   id: uuid().primaryKey().defaultRandom(),
+  tenantId: uuid().references(() => tenants.id),
   subject: text().notNull(),
-  /** SHA-256 of the DER, hex: one row per certificate. */
-  fingerprint: text().notNull().unique(),
+  /** SHA-256 of the DER, hex: one row per certificate and scope. */
+  fingerprint: text().notNull(),
   der: bytea().notNull(),
   notAfter: timestamptz().notNull(),
   createdBy: uuid(),
   createdAt: createdAt()
-})
+}, (table) => [unique('trust_anchors_scope_fingerprint').on(table.tenantId, table.fingerprint).nullsNotDistinct()])
 
 /** The eUICC certificate the hub holds for each EID: registered with the device or learned from a
  * verified notification. Installation results (which carry no certificate) are verified with it. */
