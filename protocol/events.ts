@@ -6,6 +6,9 @@ export type HubEvent =
   | { type: 'device.offline', tenantId: string, data: { deviceId: string, at: string } }
   | { type: 'device.created', tenantId: string, data: { device: unknown } }
   | { type: 'device.deleted', tenantId: string, data: { deviceId: string } }
+  /** The device's credentials changed (disabled, secret rotated, certificate revoked): every hub process
+   * ends its open MQTT sessions. Deletion (`device.deleted`) does the same. */
+  | { type: 'device.credentials-revoked', tenantId: string, data: { deviceId: string, reason: 'disabled' | 'secret-rotated' | 'certificate-revoked' } }
   | { type: 'telemetry', tenantId: string, data: TelemetryEventData }
   | { type: 'notification', tenantId: string, data: NotificationEventData }
   | { type: 'profile.changed', tenantId: string, data: ProfileEventData }
