@@ -75,6 +75,7 @@ export interface HubEventMap {
   telemetry: TelemetryEventData
   'device.created': { device: Device }
   'device.deleted': { deviceId: string }
+  'device.credentials-revoked': { deviceId: string, reason: string }
   notification: NotificationEventData
   'profile.changed': ProfileEventData
   'command.updated': CommandEventData
@@ -93,6 +94,7 @@ const eventTypes: Record<HubEventType, true> = {
   telemetry: true,
   'device.created': true,
   'device.deleted': true,
+  'device.credentials-revoked': true,
   notification: true,
   'profile.changed': true,
   'command.updated': true,
