@@ -1,5 +1,7 @@
 import t from 'tap'
 import { connect as tcpConnect, type Socket } from 'node:net'
+import mqttPacket from 'mqtt-packet'
+import { limitDefaults } from '../../server/config.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
 function open (port: number): Promise<Socket> {
@@ -61,10 +63,30 @@ t.test('the hub closes oversized and pre-CONNECT garbage without buffering it', 
     t.same([...await reply], [0x20, 0x02, 0x00, 0x01])
   })
 
+  await t.test('a device PUBLISH one byte over the frame cap (HUB_MQTT_MAX_FRAME_BYTES, 1 MB)', async (t) => {
+    const cap = limitDefaults.mqttMaxFrameBytes
+    t.equal(cap, 1024 * 1024)
+    const { credentials } = await hub.createDevice(await hub.login())
+    const socket = await open(hub.mqttPort)
+    const connack = new Promise<Buffer>((resolve) => socket.once('data', resolve))
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 30, clientId: credentials.clientId, username: credentials.username, password: Buffer.from(credentials.password) }))
+    t.same([...await connack], [0x20, 0x02, 0x00, 0x00], 'in session')
+    // QoS 0 PUBLISH whose whole packet is cap + 1 bytes: 1 type byte, a 3-byte remaining length
+    const remaining = cap + 1 - 4
+    const header = Buffer.from([0x30, (remaining & 0x7f) | 0x80, ((remaining >> 7) & 0x7f) | 0x80, remaining >> 14])
+    const name = Buffer.from(`devices/${credentials.clientId}/telemetry`)
+    const topic = Buffer.concat([Buffer.from([0, name.length]), name])
+    const written = await closedWhile(socket, () => socket.write(Buffer.concat([header, topic])))
+    t.ok(written < 32 * 1024 * 1024, `closed after ${written} streamed bytes`)
+    // Closed for its size, not for the garbage after it: the 256 MB header above and this one
+    const metrics = await (await fetch(hub.httpUrl + '/metrics')).text()
+    t.match(metrics, /hub_mqtt_stream_rejections_total\{reason="packet-too-large"\} 2/, 'refused as packet-too-large')
+  })
+
   global.gc?.()
   const after = process.memoryUsage()
   const grown = (after.heapUsed + after.arrayBuffers) - (before.heapUsed + before.arrayBuffers)
   t.ok(grown < 32 * 1024 * 1024, `heap and buffers grew by ${Math.round(grown / 1024)} KB, not by the claimed sizes`)
   const rejections = await (await fetch(hub.httpUrl + '/metrics')).text()
-  t.match(rejections, /hub_mqtt_stream_rejections_total\{reason="packet-too-large"\} 1/)
+  t.match(rejections, /hub_mqtt_stream_rejections_total\{reason="packet-too-large"\} 2/)
 })

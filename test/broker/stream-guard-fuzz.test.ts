@@ -13,7 +13,8 @@ const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31)
 const KNOWN_CODES: ReadonlySet<GuardRejectionCode> = new Set<GuardRejectionCode>([
   'packet-too-large', 'pre-connect-budget', 'connect-deadline', 'malformed-length', 'reserved-packet-type',
   'first-packet-not-connect', 'second-connect', 'unsupported-protocol', 'bad-publish-flags',
-  'publish-message-id-zero', 'bad-fixed-header-flags'
+  'publish-message-id-zero', 'bad-fixed-header-flags', 'server-packet', 'message-id-zero', 'invalid-string',
+  'invalid-topic', 'no-topic-filter', 'bad-subscribe-options'
 ])
 const CONNACK_REFUSED = Buffer.from([0x20, 0x02, 0x00, 0x01])
 const limits: StreamGuardLimits = { maxPacketBytes: 2048, maxBytesBeforeConnect: 256, connectDeadlineMs: 60_000 }

@@ -129,6 +129,12 @@ function validSequence (): Buffer[] {
     gen({ cmd: 'pubrel', messageId: 10 }),
     gen({ cmd: 'pubcomp', messageId: 10 }),
     gen({ cmd: 'unsubscribe', messageId: 4, unsubscriptions: ['devices/dev-1/commands'] }),
+    // Filters and topics at the edges of the rules: wildcards where allowed, multi-byte characters
+    subscribeRaw([utf8('devices/dev-1/commands/+'), utf8('+/+/#'), utf8('#'), utf8('+'), utf8('/'), utf8('a//b/')], 0x02),
+    subscribeRaw([utf8('ü/𪛔/€'), hex('f4 8f bf bd'), hex('ee 80 80'), hex('ef bf bd'), hex('c2 a0'), utf8('$SYS/#')], 0x00),
+    unsubscribeRaw([utf8('devices/dev-1/commands/+'), utf8('ü/𪛔'), utf8('#')]),
+    publishRaw(utf8('devices/dev-1/ü𪛔€ /x'), 2),
+    publishRaw(utf8('/'), 0),
     gen({ cmd: 'pingreq' }),
     gen({ cmd: 'disconnect' })
   ]
@@ -146,6 +152,62 @@ function publishOfTotal (total: number): Buffer {
 interface RejectionCase { name: string, before: Buffer, offending: Buffer, code: GuardRejectionCode, lim?: StreamGuardLimits }
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/ /g, ''), 'hex')
+
+/** A packet with its remaining length encoded (any length, any body: also the malformed ones) */
+function frame (first: number, body: Buffer): Buffer {
+  const length: number[] = []
+  let n = body.length
+  do {
+    length.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0))
+    n >>= 7
+  } while (n > 0)
+  return Buffer.concat([Buffer.from([first, ...length]), body])
+}
+
+const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff])
+/** A length-prefixed string: `utf8` from a JS string, or raw bytes given as hex */
+const mqttString = (raw: Buffer): Buffer => Buffer.concat([u16(raw.length), raw])
+const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8')
+
+function subscribeRaw (filters: Buffer[], options = 0x01, id = 0x1234): Buffer {
+  return frame(0x82, Buffer.concat([u16(id), ...filters.flatMap(f => [mqttString(f), Buffer.from([options])])]))
+}
+
+function unsubscribeRaw (filters: Buffer[], id = 0x1234): Buffer {
+  return frame(0xa2, Buffer.concat([u16(id), ...filters.map(mqttString)]))
+}
+
+function publishRaw (topic: Buffer, qos = 0): Buffer {
+  return frame(0x30 | (qos << 1), Buffer.concat([mqttString(topic), qos > 0 ? u16(7) : Buffer.alloc(0), utf8('{"t":1}')]))
+}
+
+/** Strings a topic name or filter may not hold, as raw UTF-8 (or not-UTF-8) bytes after 'top' */
+const badStrings: Array<[string, string]> = [
+  ['U+0000', '00'],
+  ['U+0001 (C0)', '01'],
+  ['U+001F (C0)', '1f'],
+  ['U+007F (DEL)', '7f'],
+  ['U+0080 (C1)', 'c2 80'],
+  ['U+009F (C1)', 'c2 9f'],
+  ['U+D800 (CESU surrogate)', 'ed a0 80'],
+  ['U+DFFF (CESU surrogate)', 'ed bf bf'],
+  ['a CESU-8 surrogate pair', 'ed a0 bd ed b8 80'],
+  ['U+FFFF', 'ef bf bf'],
+  ['U+FFFE', 'ef bf be'],
+  ['U+FDD0', 'ef b7 90'],
+  ['U+1FFFF', 'f0 9f bf bf'],
+  ['U+10FFFF', 'f4 8f bf bf'],
+  ['a code point above U+10FFFF', 'f4 90 80 80'],
+  ['byte F5', 'f5 80 80 80'],
+  ['overlong / (C0 AF)', 'c0 af'],
+  ['overlong / (E0 80 AF)', 'e0 80 af'],
+  ['overlong U+FFFF (F0 8F BF BF)', 'f0 8f bf bf'],
+  ['a lone continuation byte', '80'],
+  ['a sequence cut by the next character', 'e2 82 41'],
+  ['a sequence cut by the end of the string', 'e2 82']
+]
+const badString = (bytes: string): Buffer => Buffer.concat([utf8('top'), hex(bytes)])
+
 const bigConnect = gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'dev-1', clean: true, keepalive: 60, username: 'u', password: Buffer.alloc(600) })
 const none = Buffer.alloc(0)
 
@@ -180,7 +242,63 @@ const rejectionCases: RejectionCase[] = [
   { name: 'PINGREQ flags 1', before: CONNECT, offending: hex('c1 00'), code: 'bad-fixed-header-flags' },
   { name: 'DISCONNECT flags 2', before: CONNECT, offending: hex('e2 00'), code: 'bad-fixed-header-flags' },
   { name: 'CONNECT flags 2', before: none, offending: Buffer.concat([hex('12'), CONNECT.subarray(1)]), code: 'bad-fixed-header-flags' },
-  { name: 'CONNECT over the pre-CONNECT budget', before: none, offending: bigConnect, code: 'pre-connect-budget' }
+  { name: 'CONNECT over the pre-CONNECT budget', before: none, offending: bigConnect, code: 'pre-connect-budget' },
+  // Fixed remaining lengths (RELIABILITY.md G.54): acknowledgements exactly 2, PINGREQ/DISCONNECT 0
+  { name: 'PUBACK remaining length 3', before: CONNECT, offending: hex('40 03 00 01 00'), code: 'malformed-length' },
+  { name: 'PUBACK remaining length 0', before: CONNECT, offending: hex('40 00'), code: 'malformed-length' },
+  { name: 'PUBREC remaining length 1', before: CONNECT, offending: hex('50 01 01'), code: 'malformed-length' },
+  { name: 'PUBREC remaining length 4 (MQTT 5 reason code)', before: CONNECT, offending: hex('50 04 00 01 00 00'), code: 'malformed-length' },
+  { name: 'PUBREL remaining length 3', before: CONNECT, offending: hex('62 03 00 01 00'), code: 'malformed-length' },
+  { name: 'PUBCOMP remaining length 0', before: CONNECT, offending: hex('70 00'), code: 'malformed-length' },
+  { name: 'PUBCOMP claiming 200 bytes', before: CONNECT, offending: Buffer.concat([hex('70 c8 01'), Buffer.alloc(200)]), code: 'malformed-length' },
+  { name: 'PINGREQ with a payload', before: CONNECT, offending: hex('c0 01 00'), code: 'malformed-length' },
+  { name: 'DISCONNECT with a payload', before: CONNECT, offending: hex('e0 01 00'), code: 'malformed-length' },
+  // Packet identifiers are never 0
+  { name: 'PUBACK for id 0', before: CONNECT, offending: hex('40 02 00 00'), code: 'message-id-zero' },
+  { name: 'PUBREC for id 0', before: CONNECT, offending: hex('50 02 00 00'), code: 'message-id-zero' },
+  { name: 'PUBREL for id 0', before: CONNECT, offending: hex('62 02 00 00'), code: 'message-id-zero' },
+  { name: 'PUBCOMP for id 0', before: CONNECT, offending: hex('70 02 00 00'), code: 'message-id-zero' },
+  { name: 'SUBSCRIBE with id 0', before: CONNECT, offending: subscribeRaw([utf8('p')], 0, 0), code: 'message-id-zero' },
+  { name: 'UNSUBSCRIBE with id 0', before: CONNECT, offending: unsubscribeRaw([utf8('p')], 0), code: 'message-id-zero' },
+  // Packets only a server sends
+  { name: 'CONNACK from the client', before: CONNECT, offending: hex('20 02 00 00'), code: 'server-packet' },
+  { name: 'SUBACK from the client', before: CONNECT, offending: hex('90 03 00 01 00'), code: 'server-packet' },
+  { name: 'UNSUBACK from the client', before: CONNECT, offending: hex('b0 02 00 01'), code: 'server-packet' },
+  { name: 'PINGRESP from the client', before: CONNECT, offending: hex('d0 00'), code: 'server-packet' },
+  // SUBSCRIBE / UNSUBSCRIBE structure
+  { name: 'SUBSCRIBE without a filter', before: CONNECT, offending: hex('82 02 12 34'), code: 'no-topic-filter' },
+  { name: 'UNSUBSCRIBE without a filter', before: CONNECT, offending: hex('a2 02 12 34'), code: 'no-topic-filter' },
+  { name: 'SUBSCRIBE without an identifier', before: CONNECT, offending: hex('82 01 12'), code: 'malformed-length' },
+  { name: 'empty SUBSCRIBE', before: CONNECT, offending: hex('82 00'), code: 'malformed-length' },
+  { name: 'UNSUBSCRIBE with half a length', before: CONNECT, offending: hex('a2 03 12 34 00'), code: 'malformed-length' },
+  { name: 'SUBSCRIBE without its options byte', before: CONNECT, offending: hex('82 05 12 34 00 01 70'), code: 'malformed-length' },
+  { name: 'SUBSCRIBE with a trailing byte', before: CONNECT, offending: hex('82 07 12 34 00 01 70 00 00'), code: 'malformed-length' },
+  { name: 'SUBSCRIBE filter longer than the packet', before: CONNECT, offending: hex('82 08 12 34 00 09 70 71 72 00'), code: 'malformed-length' },
+  { name: 'UNSUBSCRIBE filter longer than the packet', before: CONNECT, offending: hex('a2 05 12 34 00 02 70'), code: 'malformed-length' },
+  { name: 'SUBSCRIBE with an empty filter', before: CONNECT, offending: subscribeRaw([utf8('')]), code: 'invalid-topic' },
+  { name: 'SUBSCRIBE with an empty second filter', before: CONNECT, offending: subscribeRaw([utf8('q'), utf8('')]), code: 'invalid-topic' },
+  { name: 'UNSUBSCRIBE with an empty second filter', before: CONNECT, offending: unsubscribeRaw([utf8('q'), utf8('')]), code: 'invalid-topic' },
+  { name: 'SUBSCRIBE requested QoS 3', before: CONNECT, offending: subscribeRaw([utf8('p')], 0x03), code: 'bad-subscribe-options' },
+  { name: 'SUBSCRIBE reserved bit 2 (MQTT 5 no-local)', before: CONNECT, offending: subscribeRaw([utf8('p')], 0x04), code: 'bad-subscribe-options' },
+  { name: 'SUBSCRIBE reserved bit 7', before: CONNECT, offending: subscribeRaw([utf8('p')], 0x81), code: 'bad-subscribe-options' },
+  { name: 'SUBSCRIBE second filter QoS 3', before: CONNECT, offending: Buffer.concat([subscribeRaw([utf8('p'), utf8('q')], 0x01).subarray(0, -1), hex('03')]), code: 'bad-subscribe-options' },
+  // Wildcards (section 4.7.1)
+  { name: "SUBSCRIBE 'a/#/b'", before: CONNECT, offending: subscribeRaw([utf8('a/#/b')]), code: 'invalid-topic' },
+  { name: "SUBSCRIBE 'a/b#'", before: CONNECT, offending: subscribeRaw([utf8('a/b#')]), code: 'invalid-topic' },
+  { name: "SUBSCRIBE 'a/+b'", before: CONNECT, offending: subscribeRaw([utf8('a/+b')]), code: 'invalid-topic' },
+  { name: "UNSUBSCRIBE 'a+/b'", before: CONNECT, offending: unsubscribeRaw([utf8('a+/b')]), code: 'invalid-topic' },
+  { name: "UNSUBSCRIBE '##'", before: CONNECT, offending: unsubscribeRaw([utf8('##')]), code: 'invalid-topic' },
+  { name: "PUBLISH to 'a/+'", before: CONNECT, offending: publishRaw(utf8('a/+')), code: 'invalid-topic' },
+  { name: "PUBLISH to 'a/#' QoS 1", before: CONNECT, offending: publishRaw(utf8('a/#'), 1), code: 'invalid-topic' },
+  { name: 'PUBLISH to an empty topic', before: CONNECT, offending: publishRaw(utf8('')), code: 'invalid-topic' },
+  // Strings: every bad form in SUBSCRIBE, and in UNSUBSCRIBE and PUBLISH topics
+  ...badStrings.flatMap(([what, bytes]): RejectionCase[] => [
+    { name: `SUBSCRIBE filter with ${what}`, before: CONNECT, offending: subscribeRaw([badString(bytes)]), code: 'invalid-string' },
+    { name: `SUBSCRIBE second filter with ${what}`, before: CONNECT, offending: subscribeRaw([utf8('devices/dev-1/commands/#'), badString(bytes)]), code: 'invalid-string' },
+    { name: `UNSUBSCRIBE filter with ${what}`, before: CONNECT, offending: unsubscribeRaw([badString(bytes)]), code: 'invalid-string' },
+    { name: `PUBLISH topic with ${what}`, before: CONNECT, offending: publishRaw(badString(bytes), 1), code: 'invalid-string' }
+  ]),
+  { name: 'SUBSCRIBE with a surrogate after 600 bytes of multi-byte characters', before: CONNECT, offending: subscribeRaw([Buffer.concat([utf8('ü𪛔€'.repeat(67)), hex('ed a0 80')])]), code: 'invalid-string' }
 ]
 
 t.test('every rejection code, fed whole, byte at a time and in random chunks', async t => {
@@ -209,6 +327,51 @@ t.test('every rejection code, fed whole, byte at a time and in random chunks', a
       })
     }
   }
+})
+
+t.test('a packet of many filters, written one byte per chunk, is checked to its last byte', async t => {
+  const filters = Array.from({ length: 40 }, (_, i) => utf8(`devices/dev-1/ü𪛔/${i}/+`))
+  const good = subscribeRaw(filters)
+  const bad = subscribeRaw([...filters, badString('ef bf bf')])
+  const lim = { ...limits, maxPacketBytes: 4096 }
+  for (const mode of ['byte-at-a-time', 'random-chunks'] as const) {
+    const ok = harness(t, lim)
+    await feed(ok, Buffer.concat([CONNECT, good]), mode)
+    t.same(ok.rejections, [], `${good.length}-byte SUBSCRIBE accepted (${mode})`)
+    t.ok(ok.received().equals(Buffer.concat([CONNECT, good])), 'passed through whole')
+    const refused = harness(t, lim)
+    await feed(refused, Buffer.concat([CONNECT, bad]), mode)
+    t.same(refused.rejections.map(r => r.code), ['invalid-string'], `U+FFFF in the 41st filter refused (${mode})`)
+    t.match(refused.rejections[0]?.detail, /U\+FFFF/)
+    // The U+FFFF ends 2 bytes before the packet (its options byte follows): the chunk holding its last
+    // byte is the first one not passed on
+    const atRefusal = CONNECT.length + bad.length - 2
+    if (mode === 'byte-at-a-time') t.equal(refused.received().length, atRefusal, 'refused at the last byte of the U+FFFF')
+    else t.ok(refused.received().length <= atRefusal, 'nothing from the refusing chunk on was passed on')
+  }
+})
+
+t.test('the default frame cap is 1 MB: a PUBLISH of exactly 1 MB passes, one byte more is closed', async t => {
+  t.equal(defaultStreamGuardLimits.maxPacketBytes, 1024 * 1024)
+  const cap = defaultStreamGuardLimits.maxPacketBytes
+  const publishOf = (total: number): Buffer => {
+    const topic = mqttString(utf8('devices/dev-1/notifications'))
+    const header = Buffer.from([0x30, 0, 0, 0])
+    const payload = Buffer.alloc(total - header.length - topic.length, 0x61)
+    const p = frame(0x30, Buffer.concat([topic, payload]))
+    t.equal(p.length, total)
+    return p
+  }
+  const ok = harness(t, defaultStreamGuardLimits)
+  const atCap = publishOf(cap)
+  await feed(ok, Buffer.concat([CONNECT, atCap]), 'whole')
+  t.same(ok.rejections, [])
+  t.equal(ok.received().length, CONNECT.length + cap)
+  const over = harness(t, defaultStreamGuardLimits)
+  await feed(over, Buffer.concat([CONNECT, publishOf(cap + 1)]), 'whole')
+  t.same(over.rejections.map(r => r.code), ['packet-too-large'])
+  t.ok(over.received().length <= CONNECT.length, 'nothing of the oversized PUBLISH reached Aedes')
+  t.equal(over.socket.destroyed, true)
 })
 
 t.test('valid packets pass through unchanged however they are chunked', async t => {
