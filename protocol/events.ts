@@ -33,7 +33,7 @@ export interface ProfileEventData {
   deviceId: string | null
   eid: string
   iccid: string
-  state: 'installed' | 'enabled' | 'disabled' | 'deleted'
+  state: 'enabled' | 'disabled' | 'deleted'
   cause: string
   seqNumber: number | null
   reportedState: 'enabled' | 'disabled' | 'absent' | null

@@ -68,6 +68,8 @@ export interface AppDeps {
   commands: CommandService
   campaigns: CampaignService
   eim: EimIdentity
+  /** ES9+ posts per source address and window (default ES9PLUS_RATE_LIMIT_DEFAULT, 60 a minute). */
+  es9plusRateLimit?: { max: number, timeWindowMs: number }
 }
 
 const webRoot = fileURLToPath(new URL('../web/dist', import.meta.url))
@@ -133,10 +135,10 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   await app.register(tenantRoutes, { users: deps.users, audit: deps.audit })
   await app.register(apiKeyRoutes, { apiKeys: identity.apiKeys, audit: deps.audit })
   await app.register(auditRoutes, { audit: deps.audit })
-  await app.register(deviceRoutes, { devices: deps.devices, telemetry: deps.telemetry, presence: deps.presence, bus: deps.bus, mqttUrl: deps.mqttUrl, euicc: deps.euicc })
+  await app.register(deviceRoutes, { devices: deps.devices, telemetry: deps.telemetry, presence: deps.presence, bus: deps.bus, mqttUrl: deps.mqttUrl, euicc: deps.euicc, trustStore: deps.trustStore })
   await app.register(telemetryRoutes, { devices: deps.devices, telemetry: deps.telemetry })
   await app.register(euiccRoutes, { devices: deps.devices, euicc: deps.euicc, trustStore: deps.trustStore, operators: deps.operators, audit: deps.audit })
-  await app.register(es9plusRoutes, { notifications: deps.notifications })
+  await app.register(es9plusRoutes, { notifications: deps.notifications, redis: deps.redis, installationId: await deps.users.setting('installation-id', () => randomUUID()), rateLimit: deps.es9plusRateLimit })
   await app.register(commandRoutes, { commands: deps.commands, devices: deps.devices, eim: deps.eim })
   await app.register(campaignRoutes, { campaigns: deps.campaigns, commands: deps.commands, audit: deps.audit })
   await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams, revocations: identity.revocations })

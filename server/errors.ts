@@ -19,5 +19,11 @@ export const errors = {
   InvalidActivationCode: createError('HUB_ERR_INVALID_ACTIVATION_CODE', 'Invalid activation code: %s', 400),
   InvalidCommand: createError('HUB_ERR_INVALID_COMMAND', '%s', 400),
   CommandNotCancellable: createError('HUB_ERR_COMMAND_NOT_CANCELLABLE', '%s', 409),
-  CampaignState: createError('HUB_ERR_CAMPAIGN_STATE', '%s', 409)
+  CampaignState: createError('HUB_ERR_CAMPAIGN_STATE', '%s', 409),
+  /** An EID is unique hub-wide; the answer names neither the device nor the tenant that holds it. */
+  EidTaken: createError('HUB_ERR_EID_TAKEN', 'This EID is registered to another device', 409),
+  InvalidEuiccCertificate: createError('HUB_ERR_INVALID_EUICC_CERTIFICATE', '%s', 400),
+  PlatformTrustAnchor: createError('HUB_ERR_PLATFORM_TRUST_ANCHOR', 'A platform trust anchor can be added or removed by a platform admin only', 403),
+  DirectoryTrustAnchor: createError('HUB_ERR_DIRECTORY_TRUST_ANCHOR', 'This trust anchor comes from HUB_EUICC_TRUST_DIR: remove its file and restart', 409),
+  RateLimited: createError('HUB_ERR_RATE_LIMITED', 'Too many requests; retry in %s', 429),
 }

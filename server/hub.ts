@@ -38,6 +38,8 @@ export interface HubOptions {
   ingest?: Partial<IngestBatcherOptions>
   /** Command expiry sweep interval (ms; default 1000). */
   commands?: { sweepMs?: number, campaignTickMs?: number }
+  /** ES9+ handleNotification posts per source address and window (default 60 a minute). */
+  es9plusRateLimit?: { max: number, timeWindowMs: number }
 }
 
 export interface Hub {
@@ -213,7 +215,8 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       notifications,
       commands,
       campaigns,
-      eim
+      eim,
+      es9plusRateLimit: options.es9plusRateLimit
     })
     broker.attachWebSocket(app.server)
     closers.push(() => broker.close())

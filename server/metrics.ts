@@ -23,6 +23,7 @@ export function createMetrics () {
     writeFailures: new Counter({ name: 'hub_ingest_write_failures_total', help: 'Ingest transactions that failed (their publishes got no PUBACK)', registers: r }),
     queuedRows: new Gauge({ name: 'hub_ingest_queued_rows', help: 'Rows waiting for an ingest transaction', registers: r, collect () { this.set(probes.queuedRows()) } }),
     notifications: new Counter({ name: 'hub_notifications_total', help: 'eUICC notifications by outcome and rejection reason', labelNames: ['status', 'reason'], registers: r }),
+    notificationsUnbound: new Counter({ name: 'hub_notifications_unbound_rejected_total', help: 'ES9+ notifications rejected that no device holds the EID of (counted, not stored), by reason', labelNames: ['reason'], registers: r }),
     sseClients: new Gauge({ name: 'hub_sse_clients', help: 'Open SSE streams', registers: r }),
     commands: new Counter({ name: 'hub_commands_total', help: 'Remote profile operations that ended, by op, status and error code', labelNames: ['op', 'status', 'code'], registers: r }),
     commandDeliveries: new Counter({ name: 'hub_command_deliveries_total', help: 'Command publishes to devices (resends included)', registers: r })

@@ -405,7 +405,8 @@ export class CommandService {
       case 'download': {
         const data = result.data as { iccid?: unknown } | undefined
         const iccid = typeof data?.iccid === 'string' && /^89[0-9]{16,18}$/.test(data.iccid) ? data.iccid : null
-        return iccid === null ? [] : await upsert(iccid, 'installed')
+        // A downloaded profile is installed and not enabled: `disabled`, as the contract names it.
+        return iccid === null ? [] : await upsert(iccid, 'disabled')
       }
       case 'listProfiles':
         return []

@@ -4,7 +4,7 @@ import type { EventBus } from '../bus/event-bus.ts'
 import type { ProfileRow, ProfileState } from '../db/schema/index.ts'
 import { nameAttribute, OID, readCertificateFields } from '../euicc/certificate-fields.ts'
 import { verifyNotification, type CachedChain, type VerificationResult } from '../euicc/notification-verifier.ts'
-import type { NotificationOperation, PendingNotification } from '../euicc/pending-notification.ts'
+import { decodePendingNotification, type NotificationOperation, type PendingNotification } from '../euicc/pending-notification.ts'
 import type { HubMetrics } from '../metrics.ts'
 import type { DeviceContext, NotificationRecord, NotificationStore, ProfileUpdate } from './notification-store.ts'
 import type { OperatorDirectory } from './operator-directory.ts'
@@ -23,7 +23,7 @@ export interface NotificationOutcome {
 
 /** What each operation does to the profile it names. */
 const STATE_AFTER: Partial<Record<NotificationOperation, ProfileState>> = {
-  install: 'installed',
+  install: 'disabled', // installed and not enabled
   enable: 'enabled',
   disable: 'disabled',
   delete: 'deleted',
@@ -62,7 +62,8 @@ export class NotificationPipeline {
   private queue: Job[] = []
   private running = false
   private readonly idle: Array<() => void> = []
-  private readonly chains = new Map<string, CachedChain>()
+  /** Verified chains per trust scope (a tenant's anchors differ from another's): '' = platform only. */
+  private readonly chains = new Map<string, Map<string, CachedChain>>()
   private readonly knownCertificates = new Set<string>()
 
   constructor (
@@ -123,26 +124,37 @@ export class NotificationPipeline {
   }
 
   private async processBatch (jobs: Job[]): Promise<void> {
-    const deviceIds = [...new Set(jobs.flatMap((j) => j.device === null ? [] : [j.device.id]))]
-    const [contexts, existing] = await Promise.all([
-      this.store.deviceContexts(deviceIds),
+    // Each notification is bound to a device before it is verified: over MQTT the sender, over ES9+ the
+    // device holding the EID its certificate names (EIDs are unique hub-wide). The device's tenant
+    // decides which anchors are trusted: the platform's plus that tenant's.
+    const claimed = jobs.map((job) => claimedEid(decodeQuietly(job.der)))
+    const claimedEids = [...new Set(claimed.flatMap((eid) => eid === null ? [] : [eid]))]
+    const [owners, existing] = await Promise.all([
+      this.store.devicesByEid(claimedEids),
       this.store.existing(jobs.map((j) => j.sha256))
     ])
-    const results = jobs.map((job) => this.verify(job, job.device === null ? null : contexts.get(job.device.id) ?? null))
-    const eids = [...new Set(results.flatMap((r) => { const eid = r.ok ? r.eid : claimedEid(r.notification); return eid === null ? [] : [eid] }))]
-    const owners = await this.store.devicesByEid(eids)
+    const bound = jobs.map((job, i) => job.device ?? (claimed[i] === null ? null : owners.get(claimed[i] as string) ?? null))
+    const contexts = await this.store.deviceContexts([...new Set(bound.flatMap((d) => d === null ? [] : [d.id]))])
+    for (const c of contexts.values()) if (c.eid !== null && !owners.has(c.eid)) owners.set(c.eid, { id: c.id, tenantId: c.tenantId })
+    const results = jobs.map((job, i) => this.verify(job, bound[i] === null ? null : contexts.get((bound[i] as NotificationDevice).id) ?? null, bound[i]?.tenantId ?? null))
 
-    const seenHashes = new Set<string>()
+    const firstOf = new Map<string, Decision>()
     const seenAccepted = new Set<string>()
     const decisions: Decision[] = jobs.map((job, i) => {
       const stored = existing.get(job.sha256)
-      if (stored !== undefined || seenHashes.has(job.sha256)) {
+      if (stored !== undefined) {
         // A byte-identical resend: answered like the original (a duplicate of an accepted one).
-        const status = stored?.status === 'rejected' ? 'rejected' : 'duplicate'
-        return { job, outcome: { status, reason: stored?.reason ?? undefined, seqNumber: stored?.seqNumber ?? undefined, eid: stored?.eid ?? undefined }, record: null, owner: job.device, verified: null }
+        const status = stored.status === 'rejected' ? 'rejected' : 'duplicate'
+        return { job, outcome: { status, reason: stored.reason ?? undefined, seqNumber: stored.seqNumber ?? undefined, eid: stored.eid ?? undefined }, record: null, owner: bound[i], verified: null }
       }
-      seenHashes.add(job.sha256)
-      const decision = this.decide(job, results[i], owners)
+      const first = firstOf.get(job.sha256)
+      if (first !== undefined) {
+        // The same bytes twice in one batch: the second gets the first's answer, and no row of its own.
+        const status = first.outcome.status === 'rejected' ? 'rejected' : 'duplicate'
+        return { job, outcome: { ...first.outcome, status }, record: null, owner: first.owner, verified: null }
+      }
+      const decision = this.decide(job, results[i], owners, bound[i])
+      firstOf.set(job.sha256, decision)
       if (decision.outcome.status === 'accepted') {
         const key = `${decision.outcome.eid as string}:${decision.outcome.seqNumber as number}`
         if (seenAccepted.has(key)) return { ...decision, outcome: { ...decision.outcome, status: 'duplicate' }, record: null }
@@ -182,6 +194,7 @@ export class NotificationPipeline {
 
     for (const d of decisions) {
       this.metrics.notifications.inc({ status: d.outcome.status, reason: d.outcome.reason ?? '' })
+      if (d.outcome.status === 'rejected' && d.owner === null) this.metrics.notificationsUnbound.inc({ reason: d.outcome.reason ?? '' })
       if (d.owner !== null) {
         this.bus.publish({
           type: 'notification',
@@ -194,35 +207,44 @@ export class NotificationPipeline {
     for (const event of events) this.bus.publish(event)
   }
 
-  private verify (job: Job, context: DeviceContext | null): VerificationResult {
-    // Installation results carry no certificate: the one the hub holds for the device's EID is used.
+  private verify (job: Job, context: DeviceContext | null, tenantId: string | null): VerificationResult {
+    const scope = tenantId ?? ''
+    let chains = this.chains.get(scope)
+    if (chains === undefined) this.chains.set(scope, chains = new Map())
+    // Installation results carry no certificate: the one the hub holds for the device's EID is used, with
+    // its EUM certificate, and its whole chain is verified again against this device's anchors (a
+    // certificate held without its EUM's cannot be, and verifies nothing).
+    const known = context?.euiccDer === null || context?.euiccDer === undefined || context.eumDer === null ? undefined : { euiccCertificate: context.euiccDer, eumCertificate: context.eumDer }
     return verifyNotification(job.der, {
-      trustAnchors: this.trust.anchors(),
+      trustAnchors: this.trust.anchors(tenantId),
       expectedEid: context?.eid ?? undefined,
-      knownEuiccCertificate: context?.euiccDer === null || context === null ? undefined : { euiccCertificate: context.euiccDer, eumCertificate: context.eumDer ?? undefined },
-      chainCache: this.chains
+      knownEuiccCertificate: known,
+      chainCache: chains
     })
   }
 
   /** The outcome of one verified (or not) notification, and the row that records it. Over HTTP the device
-   * is found by EID; over MQTT the device is the sender, and an EID another device holds is refused. A
-   * rejected notification is shown to the tenant of the device whose EID it claims. */
-  private decide (job: Job, result: VerificationResult, owners: Map<string, NotificationDevice>): Decision {
+   * is the one holding the EID (`bound`); over MQTT the device is the sender, and an EID another device
+   * holds is refused. A rejected notification is shown to the tenant of the device it is bound to; one
+   * bound to no device (ES9+, an EID no device holds, or none readable) is counted, not stored. */
+  private decide (job: Job, result: VerificationResult, owners: Map<string, NotificationDevice>, bound: NotificationDevice | null): Decision {
     const fields = describe(result.notification)
     const record = (status: 'accepted' | 'rejected', reason: string | null, detail: string | null, eid: string | null, owner: NotificationDevice | null): NotificationRecord =>
       ({ sha256: job.sha256, der: job.der, source: job.source, status, reason, detail, eid, tenantId: owner?.tenantId ?? null, deviceId: owner?.id ?? null, ...fields })
     const seqNumber = result.notification?.metadata.seqNumber
     if (!result.ok) {
       const eid = claimedEid(result.notification)
-      const owner = job.device ?? (eid === null ? null : owners.get(eid) ?? null)
-      return { job, outcome: { status: 'rejected', reason: result.reason, detail: result.detail, seqNumber }, record: record('rejected', result.reason, result.detail, eid, owner), owner, verified: null }
+      const owner = bound
+      const stored = owner === null ? null : record('rejected', result.reason, result.detail, eid, owner)
+      return { job, outcome: { status: 'rejected', reason: result.reason, detail: result.detail, seqNumber }, record: stored, owner, verified: null }
     }
     const holder = owners.get(result.eid) ?? null
     if (job.device !== null && holder !== null && holder.id !== job.device.id) {
-      const detail = `EID ${result.eid} belongs to device ${holder.id}, not to the sender ${job.device.id}`
+      // Names neither the device nor the tenant holding the EID: the sender's tenant reads this.
+      const detail = `EID ${result.eid} is registered to another device`
       return { job, outcome: { status: 'rejected', reason: 'eid-mismatch', detail, seqNumber }, record: record('rejected', 'eid-mismatch', detail, result.eid, job.device), owner: job.device, verified: null }
     }
-    const owner = job.device ?? holder
+    const owner = bound ?? holder
     return { job, outcome: { status: 'accepted', seqNumber, eid: result.eid }, record: record('accepted', null, null, result.eid, owner), owner, verified: result }
   }
 
@@ -255,6 +277,15 @@ function latestPerProfile (updates: ProfileUpdate[]): ProfileUpdate[] {
     if (current === undefined || current.seqNumber < u.seqNumber) latest.set(key, u)
   }
   return [...latest.values()]
+}
+
+/** The decoded notification, or undefined when the DER is not one (the verifier then says why). */
+function decodeQuietly (der: Buffer): PendingNotification | undefined {
+  try {
+    return decodePendingNotification(der)
+  } catch {
+    return undefined
+  }
 }
 
 /** The EID an other-signed notification's certificate names, verified or not. */

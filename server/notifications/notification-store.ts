@@ -35,7 +35,7 @@ export interface ProfileUpdate {
   operatorId: string | null
 }
 
-export interface DeviceContext { id: string, eid: string | null, euiccDer: Buffer | null, eumDer: Buffer | null }
+export interface DeviceContext { id: string, tenantId: string, eid: string | null, euiccDer: Buffer | null, eumDer: Buffer | null }
 
 const recordColumns: Array<UnnestColumn<NotificationRecord>> = [
   { name: 'sha256', type: 'text', value: (r) => r.sha256 },
@@ -85,7 +85,7 @@ export class NotificationStore {
   /** Each device's registered EID and the eUICC certificate the hub holds for it. */
   async deviceContexts (deviceIds: readonly string[]): Promise<Map<string, DeviceContext>> {
     if (deviceIds.length === 0) return new Map()
-    const rows = await this.db.select({ id: devices.id, eid: devices.eid, euiccDer: euiccCertificates.euiccDer, eumDer: euiccCertificates.eumDer })
+    const rows = await this.db.select({ id: devices.id, tenantId: devices.tenantId, eid: devices.eid, euiccDer: euiccCertificates.euiccDer, eumDer: euiccCertificates.eumDer })
       .from(devices).leftJoin(euiccCertificates, eq(euiccCertificates.eid, devices.eid))
       .where(sql`${devices.id} = any(${textArray(deviceIds)})`)
     return new Map(rows.map((r) => [r.id, r]))

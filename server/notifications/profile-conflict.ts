@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 
 /** One rule, in SQL, for `profiles.conflict`: null when a profile's state agrees with what its device
- * reported in its last `inventory` (enabled ↔ enabled, installed or disabled ↔ disabled, deleted ↔ absent),
+ * reported in its last `inventory` (enabled ↔ enabled, disabled ↔ disabled, deleted ↔ absent),
  * else the disagreement in words (`<says> <state>, the device reports <reported>`). */
 export function reportedConflict (state: SQL, reported: SQL, says: string): SQL {
   return sql`case when ${reported} is null then null
@@ -16,4 +16,12 @@ export function notificationConflict (state: SQL): SQL {
   return sql`case when profiles.cause like 'command:%' and profiles.state <> ${state}
       then 'the ' || profiles.cause || ' said ' || profiles.state || ', notifications say ' || ${state}
     else ${reportedConflict(state, sql`profiles.reported_state`, 'notifications say')} end`
+}
+
+/** Whether a device's `inventory` report replaces a row's state: yes when a command or an earlier report
+ * set it (the device is the truth about what it holds now), no when a verified notification did (cause
+ * `notification:` or `implicit:`; a later notification with a higher seqNumber changes it instead). Reads
+ * the row's current `cause`. */
+export function reportWins (): SQL {
+  return sql`(profiles.cause like 'command:%' or profiles.cause like 'inventory%')`
 }

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { eq } from 'drizzle-orm'
+import { and, eq, isNull, type SQL } from 'drizzle-orm'
 import type { Database } from '../db/database.ts'
 import { trustAnchors } from '../db/schema/index.ts'
 
@@ -11,7 +11,12 @@ export interface TrustAnchorView {
   fingerprint: string
   notAfter: string
   source: 'directory' | 'api'
+  /** `platform`: trusted for every tenant; `tenant`: for the devices of `tenantId` only. */
+  scope: 'platform' | 'tenant'
+  tenantId: string | null
 }
+
+interface Anchor { cert: X509Certificate, view: TrustAnchorView }
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
@@ -25,11 +30,14 @@ export function parseCertificates (data: Buffer | string): X509Certificate[] {
 
 const fingerprintOf = (cert: X509Certificate): string => createHash('sha256').update(cert.raw).digest('hex')
 
-/** The CI certificates the hub trusts: those in HUB_EUICC_TRUST_DIR (read at start) and those added through
- * the API (in the database). Verification reads the in-memory list; changes reload it. */
+/** The CI certificates the hub trusts. Platform anchors (those in HUB_EUICC_TRUST_DIR, read at start, and
+ * those a platform admin adds through the API) are trusted for every tenant; a tenant's anchors (added by
+ * its admins, or by a platform admin for it) only for the devices of that tenant. Verification reads the
+ * in-memory lists; changes reload them. */
 export class TrustStore {
-  private directory: Array<{ cert: X509Certificate, view: TrustAnchorView }> = []
-  private stored: Array<{ cert: X509Certificate, view: TrustAnchorView }> = []
+  private directory: Anchor[] = []
+  private platform: Anchor[] = []
+  private readonly byTenant = new Map<string, Anchor[]>()
 
   private readonly listeners: Array<() => void> = []
 
@@ -54,46 +62,69 @@ export class TrustStore {
       }
       for (const cert of certs) {
         const fingerprint = fingerprintOf(cert)
-        this.directory.push({ cert, view: { id: 'dir:' + fingerprint.slice(0, 16), subject: cert.subject, fingerprint, notAfter: new Date(cert.validTo).toISOString(), source: 'directory' } })
+        this.directory.push({ cert, view: { id: 'dir:' + fingerprint.slice(0, 16), subject: cert.subject, fingerprint, notAfter: new Date(cert.validTo).toISOString(), source: 'directory', scope: 'platform', tenantId: null } })
       }
     }
   }
 
   async reload (): Promise<void> {
-    const rows = await this.database.db.select().from(trustAnchors)
-    this.stored = rows.map((row) => ({
-      cert: new X509Certificate(row.der),
-      view: { id: row.id, subject: row.subject, fingerprint: row.fingerprint, notAfter: row.notAfter.toISOString(), source: 'api' as const }
-    }))
+    const rows = await this.database.db.select().from(trustAnchors).orderBy(trustAnchors.createdAt, trustAnchors.id)
+    this.platform = []
+    this.byTenant.clear()
+    for (const row of rows) {
+      const anchor: Anchor = {
+        cert: new X509Certificate(row.der),
+        view: { id: row.id, subject: row.subject, fingerprint: row.fingerprint, notAfter: row.notAfter.toISOString(), source: 'api', scope: row.tenantId === null ? 'platform' : 'tenant', tenantId: row.tenantId }
+      }
+      if (row.tenantId === null) this.platform.push(anchor)
+      else this.byTenant.set(row.tenantId, [...this.byTenant.get(row.tenantId) ?? [], anchor])
+    }
     for (const listener of this.listeners) listener()
   }
 
-  anchors (): X509Certificate[] {
-    return [...this.directory, ...this.stored].map((a) => a.cert)
+  /** The CIs trusted for a device of `tenantId`: the platform's and that tenant's. `null` (a notification
+   * bound to no device): the platform's only. */
+  anchors (tenantId: string | null = null): X509Certificate[] {
+    return this.scoped(tenantId).map((a) => a.cert)
   }
 
-  list (): TrustAnchorView[] {
-    return [...this.directory, ...this.stored].map((a) => a.view)
+  /** What a tenant's admin sees (the platform's and its own), or with `everything` (platform admins)
+   * every tenant's too. */
+  list (tenantId: string | null = null, everything = false): TrustAnchorView[] {
+    if (everything) return [...this.directory, ...this.platform, ...[...this.byTenant.values()].flat()].map((a) => a.view)
+    return this.scoped(tenantId).map((a) => a.view)
   }
 
-  /** Adds a CI certificate; it must be a CA certificate. Returns the existing entry for a duplicate. */
-  async add (data: string, createdBy: string | null): Promise<TrustAnchorView> {
+  /** One anchor by id, if `tenantId` may see it (`everything`: any). */
+  find (id: string, tenantId: string | null, everything = false): TrustAnchorView | null {
+    return this.list(tenantId, everything).find((a) => a.id === id) ?? null
+  }
+
+  private scoped (tenantId: string | null): Anchor[] {
+    return [...this.directory, ...this.platform, ...(tenantId === null ? [] : this.byTenant.get(tenantId) ?? [])]
+  }
+
+  /** Adds a CI certificate for `tenantId` (null: a platform anchor); it must be a CA certificate. Returns
+   * the existing entry of that scope for a duplicate. */
+  async add (data: string, createdBy: string | null, tenantId: string | null): Promise<TrustAnchorView> {
     const [cert] = parseCertificates(data)
     if (!cert.ca) throw new RangeError('the certificate is not a CA certificate')
     const fingerprint = fingerprintOf(cert)
     await this.database.db.insert(trustAnchors).values({
-      subject: cert.subject, fingerprint, der: cert.raw, notAfter: new Date(cert.validTo), createdBy
+      tenantId, subject: cert.subject, fingerprint, der: cert.raw, notAfter: new Date(cert.validTo), createdBy
     }).onConflictDoNothing()
     await this.reload()
-    return this.list().find((a) => a.fingerprint === fingerprint) as TrustAnchorView
+    return this.scoped(tenantId).find((a) => a.view.source === 'api' && a.view.fingerprint === fingerprint && a.view.tenantId === tenantId)?.view as TrustAnchorView
   }
 
-  /** Removes an API-managed anchor; directory anchors are removed by removing their file. */
-  async remove (id: string): Promise<TrustAnchorView | null> {
-    const found = this.stored.find((a) => a.view.id === id)
-    if (found === undefined) return null
-    await this.database.db.delete(trustAnchors).where(eq(trustAnchors.id, id))
+  /** Removes an API-managed anchor of `tenantId` (null: a platform anchor); directory anchors are removed
+   * by removing their file. Returns null when there is no such anchor in that scope. */
+  async remove (id: string, tenantId: string | null): Promise<TrustAnchorView | null> {
+    const where: SQL = and(eq(trustAnchors.id, id), tenantId === null ? isNull(trustAnchors.tenantId) : eq(trustAnchors.tenantId, tenantId)) as SQL
+    const deleted = await this.database.db.delete(trustAnchors).where(where).returning({ id: trustAnchors.id })
+    if (deleted.length === 0) return null
+    const found = this.list(null, true).find((a) => a.id === id) ?? null
     await this.reload()
-    return found.view
+    return found
   }
 }

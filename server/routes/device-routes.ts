@@ -2,7 +2,8 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Presence } from '../bus/presence.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import { errors } from '../errors.ts'
-import { CertificateInputError, parseRegisteredCertificates } from '../notifications/registered-certificate.ts'
+import { CertificateInputError, verifyRegisteredCertificates } from '../notifications/registered-certificate.ts'
+import type { TrustStore } from '../notifications/trust-store.ts'
 import type { EuiccRepository, NotificationSummary } from '../repositories/euicc-repository.ts'
 import type { DeviceRepository, PublicDevice } from '../repositories/device-repository.ts'
 import type { TelemetryItem, TelemetryRepository } from '../repositories/telemetry-repository.ts'
@@ -15,6 +16,15 @@ export interface DeviceRouteDeps {
   bus: EventBus
   mqttUrl: () => string
   euicc: EuiccRepository
+  trustStore: TrustStore
+}
+
+/** A unique violation on `devices.eid`: EIDs are unique hub-wide (ES9+ binds by EID). */
+const eidTaken = (err: { code?: string, constraint_name?: string, constraint?: string, message?: string, cause?: { code?: string, constraint_name?: string, constraint?: string, message?: string } }): boolean => {
+  const e = err.code === '23505' ? err : err.cause?.code === '23505' ? err.cause : null
+  if (e === null) return false
+  const name = e.constraint_name ?? e.constraint ?? e.message ?? ''
+  return /eid/.test(name)
 }
 
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
@@ -55,19 +65,22 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
     }
   }, async (request, reply) => {
     const { euiccCertificate, eumCertificate, ...fields } = request.body
-    let registered: ReturnType<typeof parseRegisteredCertificates> | null = null
+    let registered: ReturnType<typeof verifyRegisteredCertificates> | null = null
     if (euiccCertificate !== undefined) {
+      // The same GSMA chain check as a certificate learned from a notification, against the anchors
+      // trusted for this tenant's devices (RELIABILITY 57).
       try {
-        registered = parseRegisteredCertificates(euiccCertificate, eumCertificate)
+        registered = verifyRegisteredCertificates(euiccCertificate, eumCertificate, deps.trustStore.anchors(request.user.tid), fields.eid)
       } catch (err) {
-        if (err instanceof CertificateInputError) throw new errors.BadRequest('euiccCertificate: ' + err.message)
+        if (err instanceof CertificateInputError) throw new errors.InvalidEuiccCertificate('euiccCertificate: ' + err.message)
         throw err
       }
-      if (fields.eid !== undefined && fields.eid !== registered.eid) throw new errors.BadRequest(`eid ${fields.eid} is not the certificate's EID ${registered.eid}`)
       fields.eid = registered.eid
+    } else if (eumCertificate !== undefined) {
+      throw new errors.InvalidEuiccCertificate('eumCertificate: given without euiccCertificate')
     }
-    const { device, secret } = await devices.create(request.user.tid, fields).catch((err: { code?: string, cause?: { code?: string } }) => {
-      if (err.code === '23505' || err.cause?.code === '23505') throw new errors.Conflict('A device with this EID already exists')
+    const { device, secret } = await devices.create(request.user.tid, fields).catch((err) => {
+      if (eidTaken(err)) throw new errors.EidTaken()
       throw err
     })
     if (registered !== null) {
@@ -119,9 +132,12 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
 
   app.patch('/api/devices/:id', {
     onRequest: writers,
-    schema: { tags: ['devices'], ...secured, params: IdParams, body: DevicePatch, response: { 200: Device, 404: ErrorBody } }
+    schema: { tags: ['devices'], ...secured, params: IdParams, body: DevicePatch, response: { 200: Device, 404: ErrorBody, 409: ErrorBody } }
   }, async (request) => {
-    const device = await devices.update(request.user.tid, request.params.id, request.body)
+    const device = await devices.update(request.user.tid, request.params.id, request.body).catch((err) => {
+      if (eidTaken(err)) throw new errors.EidTaken() // RELIABILITY 61: names neither the holder nor its tenant
+      throw err
+    })
     if (device === null) throw new errors.NotFound('Device')
     return (await view(request.user.tid, [device]))[0]
   })

@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { NotificationRow, ProfileRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
@@ -49,7 +50,15 @@ const Profile = Type.Object({
   operator: Type.Union([Type.Object({ id: Type.String(), name: Type.String(), mcc: Type.String(), mnc: Type.String() }), Type.Null()])
 })
 
-const TrustAnchor = Type.Object({ id: Type.String(), subject: Type.String(), fingerprint: Type.String(), notAfter: Type.String(), source: Type.String() })
+const TrustAnchor = Type.Object({
+  id: Type.String(),
+  subject: Type.String(),
+  fingerprint: Type.String(),
+  notAfter: Type.String(),
+  source: Type.String(),
+  scope: Type.Union([Type.Literal('platform'), Type.Literal('tenant')]),
+  tenantId: Type.Union([Type.String(), Type.Null()])
+})
 
 const NotificationFilters = {
   operation: Type.Optional(Type.String({ maxLength: 32 })),
@@ -131,12 +140,20 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
     return { items: page.items.map(toNotification), nextCursor: page.nextCursor }
   })
 
+  // The inventory: what is on the eUICC now (enabled or disabled). A deleted profile leaves the list and
+  // stays in the history (`includeDeleted=true`, and the device's notifications).
   app.get('/api/devices/:id/profiles', {
-    schema: { tags: ['euicc'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Type.Object({ eid: Type.Union([Type.String(), Type.Null()]), items: Type.Array(Profile) }), 404: ErrorBody } }
+    schema: {
+      tags: ['euicc'],
+      ...secured,
+      params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+      querystring: Type.Object({ includeDeleted: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ eid: Type.Union([Type.String(), Type.Null()]), items: Type.Array(Profile) }), 400: ErrorBody, 404: ErrorBody }
+    }
   }, async (request) => {
     const device = await devices.get(request.user.tid, request.params.id)
     if (device === null) throw new errors.NotFound('Device')
-    const rows = await euicc.profilesOfDevice(request.user.tid, device.id, device.eid)
+    const rows = await euicc.profilesOfDevice(request.user.tid, device.id, device.eid, request.query.includeDeleted === true)
     return { eid: device.eid, items: rows.map(toProfile) }
   })
 
@@ -144,25 +161,48 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
     schema: { tags: ['euicc'], ...secured, response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), country: Type.String(), mcc: Type.String(), mnc: Type.String(), iccidPrefix: Type.String() })) }) } }
   }, async () => ({ items: operators.list().map(({ id, name, country, mcc, mnc, iccidPrefix }) => ({ id, name, country, mcc, mnc, iccidPrefix })) }))
 
+  /** Platform admins manage the platform's anchors (trusted for every tenant) and may name a tenant; a
+   * tenant's admins manage their own tenant's only. */
+  const platformAdmin = (request: FastifyRequest) => request.user.pa === true && request.user.kind !== 'api-key'
+
   app.get('/api/euicc/trust-anchors', {
     schema: { tags: ['euicc'], ...secured, response: { 200: Type.Object({ items: Type.Array(TrustAnchor) }) } }
-  }, async () => ({ items: trustStore.list() }))
+  }, async (request) => ({ items: trustStore.list(request.user.tid, platformAdmin(request)) }))
 
   app.post('/api/euicc/trust-anchors', {
     onRequest: admins,
     config: { audit: false }, // audited below, with the certificate's fingerprint and subject
-    schema: { tags: ['euicc'], ...secured, body: Type.Object({ certificate: Type.String({ minLength: 100, maxLength: 20_000 }) }, { additionalProperties: false }), response: { 201: TrustAnchor, 400: ErrorBody } }
+    schema: {
+      tags: ['euicc'],
+      ...secured,
+      body: Type.Object({
+        certificate: Type.String({ minLength: 100, maxLength: 20_000 }),
+        /** Platform admins: the tenant the anchor is for (absent: a platform anchor). Others: their own or absent. */
+        tenantId: Type.Optional(Type.String({ format: 'uuid' }))
+      }, { additionalProperties: false }),
+      response: { 201: TrustAnchor, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody }
+    }
   }, async (request, reply) => {
+    const named = request.body.tenantId
+    let scope: string | null
+    if (platformAdmin(request)) {
+      scope = named ?? null
+    } else {
+      if (named !== undefined && named !== request.user.tid) throw new errors.Forbidden()
+      scope = request.user.tid
+    }
     let anchor
     try {
-      anchor = await trustStore.add(request.body.certificate, request.user.sub)
+      anchor = await trustStore.add(request.body.certificate, request.user.kind === 'api-key' ? null : request.user.sub, scope)
     } catch (err) {
+      const code = (err as { code?: string, cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code
+      if (code === '23503') throw new errors.NotFound('Tenant') // a platform admin named a tenant that does not exist
       if (err instanceof RangeError || (err as { code?: string }).code === 'ERR_OSSL_PEM_NO_START_LINE' || /certificate|asn1|ASN1/.test((err as Error).message)) {
         throw new errors.BadRequest('certificate must be a CI certificate, PEM or base64 DER: ' + (err as Error).message)
       }
       throw err
     }
-    await deps.audit.append({ tenantId: request.user.tid, actorType: 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.add', target: anchor.fingerprint, outcome: 'success', detail: { subject: anchor.subject }, ip: request.ip })
+    await deps.audit.append({ tenantId: request.user.tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.add', target: anchor.fingerprint, outcome: 'success', detail: { subject: anchor.subject, scope: anchor.scope, anchorTenantId: anchor.tenantId }, ip: request.ip })
     reply.code(201)
     return anchor
   })
@@ -170,12 +210,21 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
   app.delete('/api/euicc/trust-anchors/:id', {
     onRequest: admins,
     config: { audit: false },
-    schema: { tags: ['euicc'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 80 }) }), response: { 204: Type.Null(), 404: ErrorBody } }
+    schema: { tags: ['euicc'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 80 }) }), response: { 204: Type.Null(), 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } }
   }, async (request, reply) => {
-    if (!/^[0-9a-f-]{36}$/.test(request.params.id)) throw new errors.NotFound('Trust anchor')
-    const removed = await trustStore.remove(request.params.id)
+    const everything = platformAdmin(request)
+    // Another tenant's anchor is not visible: 404, as for every other object of another tenant.
+    const visible = trustStore.find(request.params.id, request.user.tid, everything)
+    if (visible === null) throw new errors.NotFound('Trust anchor')
+    const refuse = async (err: Error) => {
+      await deps.audit.append({ tenantId: request.user.tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.remove', target: visible.fingerprint, outcome: 'denied', detail: { subject: visible.subject, scope: visible.scope }, ip: request.ip })
+      throw err
+    }
+    if (visible.source === 'directory') return await refuse(new errors.DirectoryTrustAnchor())
+    if (visible.scope === 'platform' && !everything) return await refuse(new errors.PlatformTrustAnchor())
+    const removed = await trustStore.remove(visible.id, visible.tenantId)
     if (removed === null) throw new errors.NotFound('Trust anchor')
-    await deps.audit.append({ tenantId: request.user.tid, actorType: 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.remove', target: removed.fingerprint, outcome: 'success', detail: { subject: removed.subject }, ip: request.ip })
+    await deps.audit.append({ tenantId: request.user.tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.remove', target: removed.fingerprint, outcome: 'success', detail: { subject: removed.subject, scope: removed.scope, anchorTenantId: removed.tenantId }, ip: request.ip })
     reply.code(204)
     return null
   })

@@ -43,6 +43,9 @@ export async function lpaDevice (hub: TestHub, token: string, options: { connect
 export async function ipaDevice (hub: TestHub, token: string, pki: TestPki, options: { connect?: boolean, behaviour?: TestDevice['options']['behaviour'] } = {}): Promise<TestDevice> {
   const eid = nextEid()
   const euicc = issueEuiccCertificate(pki.eum, { eid, curve: pki.curve })
+  // A registered certificate must chain to a trusted CI: trust this PKI's (a duplicate is answered 201 too).
+  const anchor = await hub.api(token, 'POST', '/api/euicc/trust-anchors', { certificate: toPem(pki.ci.certificateDer) })
+  if (anchor.status !== 201) throw new Error(`trust anchor refused: ${anchor.status} ${JSON.stringify(anchor.body)}`)
   const { credentials } = await hub.createDevice(token, { esimAgent: 'ipa', euiccCertificate: toPem(euicc.certificateDer), eumCertificate: toPem(pki.eum.certificateDer) })
   const eim = (await hub.api(token, 'GET', '/api/eim')).body
   const device = new TestDevice({ mqttUrl: hub.mqttUrl, credentials, eid, euiccKey: euicc.privateKey, eim, profiles: defaultProfiles(), ...(options.behaviour === undefined ? {} : { behaviour: options.behaviour }) })

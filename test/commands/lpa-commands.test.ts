@@ -45,12 +45,14 @@ t.test('LPA commands: each operation round trip, effects on the inventory, SSE a
   const del = await waitCommand(hub, token, (await command(hub, token, device.id, { op: 'delete', iccid: ICCID_A })).id)
   t.equal(del.status, 'succeeded')
   profiles = (await hub.api(token, 'GET', `/api/devices/${device.id}/profiles`)).body.items
-  t.equal(profiles.find((x: any) => x.iccid === ICCID_A).state, 'deleted')
+  t.notOk(profiles.some((x: any) => x.iccid === ICCID_A), 'a deleted profile leaves the inventory')
+  const withDeleted = (await hub.api(token, 'GET', `/api/devices/${device.id}/profiles?includeDeleted=true`)).body.items
+  t.equal(withDeleted.find((x: any) => x.iccid === ICCID_A).state, 'deleted', 'and stays in its history')
 
   const download = await waitCommand(hub, token, (await command(hub, token, device.id, { op: 'download', activationCode: 'LPA:1$smdp.example.test$MATCH-1234' })).id)
   t.equal(download.status, 'succeeded')
   profiles = (await hub.api(token, 'GET', `/api/devices/${device.id}/profiles`)).body.items
-  t.ok(profiles.some((p: any) => p.iccid === download.result.data.iccid && p.state === 'installed'), 'the downloaded profile is in the inventory')
+  t.ok(profiles.some((p: any) => p.iccid === download.result.data.iccid && p.state === 'disabled'), 'the downloaded profile is in the inventory, disabled')
 
   const failing = await waitCommand(hub, token, (await command(hub, token, device.id, { op: 'enable', iccid: '8995050000000000995' })).id)
   t.equal(failing.status, 'failed')

@@ -64,7 +64,7 @@ for (const curve of ['P-256', 'brainpoolP256r1'] as const) {
       t.same(await send(client, device.id, notificationMessage(euicc.installationResult(11, third))), { seqNumber: 11, status: 'accepted' })
       t.same(await send(client, device.id, notificationMessage(euicc.installationResult(12, iccidForPrefix('899506', 4), 10))), { seqNumber: 12, status: 'accepted' })
       const items = await profiles()
-      t.equal(items.find((p) => p.iccid === third)?.state, 'installed')
+      t.equal(items.find((p) => p.iccid === third)?.state, 'disabled', 'an installed profile is disabled until enabled')
       t.notOk(items.some((p) => p.iccid.startsWith('899506')), 'a failed installation installs nothing')
       const listed = await hub.api(token, 'GET', `/api/devices/${device.id}/notifications?operation=install`)
       const failed = listed.body.items.find((n: { seqNumber: number }) => n.seqNumber === 12)

@@ -1,8 +1,9 @@
 import t from 'tap'
-import { createPrivateKey } from 'node:crypto'
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
+import { nameAttribute, OID, readCertificateFields } from '../../server/euicc/certificate-fields.ts'
 import { iccidForPrefix } from '../../server/euicc/iccid.ts'
 import { encodeOtherSignedNotification } from '../../server/euicc/notification-encoder.ts'
 import { notificationMessage, SMDP, trustDir } from '../helpers/euicc-fixtures.ts'
@@ -39,19 +40,23 @@ t.test('the GSMA SGP.26 test PKI and the real capture, through the hub', { skip:
     else t.same([answer.status, answer.reason], ['rejected', 'eid-mismatch'], 'the BRP eUICC shares the EID registered to the NIST device')
   }
 
-  // The real installation result: its signature verifies, but its EID is outside its EUM's range.
-  const registered = await hub.api(token, 'POST', '/api/devices', {
+  // The real installation result: its signature verifies, but its EID is outside its EUM's range, so its
+  // certificate is refused at registration (RELIABILITY 57) and the result verifies with nothing.
+  const refused = await hub.api(token, 'POST', '/api/devices', {
     name: 'sysmocom test eUICC',
     euiccCertificate: read('sgp22-real/euicc-cert.pem').toString(),
     eumCertificate: read('sgp22-real/eum-cert.pem').toString()
   })
+  t.equal(refused.status, 400)
+  t.equal(refused.body.error.code, 'HUB_ERR_INVALID_EUICC_CERTIFICATE')
+  t.match(refused.body.error.message, /eid-not-permitted/)
+  const eid = nameAttribute(readCertificateFields(new X509Certificate(read('sgp22-real/euicc-cert.pem')).raw).subject, OID.serialNumber)
+  const registered = await hub.api(token, 'POST', '/api/devices', { name: 'sysmocom test eUICC', eid })
   t.equal(registered.status, 201)
-  const res = await fetch(hub.httpUrl + '/api/devices/' + (registered.body.device.id as string), { headers: { authorization: 'Bearer ' + token } })
-  t.equal(res.status, 200)
   const client = await mqtt.connectAsync(hub.mqttUrl, { ...registered.body.credentials, reconnectPeriod: 0 })
   t.teardown(() => client.endAsync(true))
   await client.subscribeAsync(`devices/${registered.body.device.id as string}/notifications/ack`, { qos: 1 })
   const ack = new Promise<{ status: string, reason?: string, seqNumber: number }>((resolve) => client.once('message', (_topic, m) => resolve(JSON.parse(m.toString()))))
   await client.publishAsync(`devices/${registered.body.device.id as string}/notifications`, notificationMessage(read('sgp22-real/pir-sysmo-euicc.der')), { qos: 1 })
-  t.same(await ack, { seqNumber: 2, status: 'rejected', reason: 'eid-not-permitted' })
+  t.same(await ack, { seqNumber: 2, status: 'rejected', reason: 'unknown-euicc' })
 })

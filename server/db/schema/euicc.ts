@@ -66,7 +66,7 @@ export const notifications = pgTable('notifications', {
   index().on(table.deviceId, table.receivedAt)
 ])
 
-export const profileStates = ['installed', 'enabled', 'disabled', 'deleted'] as const
+export const profileStates = ['enabled', 'disabled', 'deleted'] as const
 export type ProfileState = typeof profileStates[number]
 
 /** The profile inventory: one row per (EID, ICCID). `state` follows verified notifications in seqNumber
