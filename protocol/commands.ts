@@ -2,6 +2,7 @@
  * `commands/{commandId}/result`): one definition for server, simulator and tests. */
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { parseDeviceJson } from './device-json.ts'
 
 export const COMMAND_OPS = ['enable', 'disable', 'delete', 'listProfiles', 'download', 'setFallback', 'unsetFallback'] as const
 export type CommandOp = typeof COMMAND_OPS[number]
@@ -37,16 +38,12 @@ const checkResult = TypeCompiler.Compile(CommandResultMessage)
 
 export type ParsedResult = { ok: true, value: CommandResultMessage } | { ok: false, reason: string, detail: string }
 
-/** Parses a result payload: JSON, no NUL bytes, the shape above. */
+/** Parses a result payload: device JSON (protocol/device-json.ts, whose reasons it keeps), then the
+ * shape above (`invalid-result`). Whatever the reason, the command ends failed with `invalid-result`. */
 export function parseCommandResult (payload: Uint8Array): ParsedResult {
-  const text = Buffer.from(payload).toString('utf8')
-  if (text.includes('\u0000')) return { ok: false, reason: 'invalid-result', detail: 'NUL byte in the payload' }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    return { ok: false, reason: 'invalid-json', detail: 'the result is not JSON' }
-  }
+  const parsed = parseDeviceJson(payload)
+  if (!parsed.ok) return parsed
+  const json = parsed.value
   if (!checkResult.Check(json)) {
     const first = checkResult.Errors(json).First()
     return { ok: false, reason: 'invalid-result', detail: first === undefined ? 'bad shape' : `${first.path || '/'}: ${first.message}` }

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { parseDeviceJson, type DeviceJsonResult } from './device-json.ts'
 
 /** `devices/{id}/notifications` payload: `{"pendingNotification": "<base64 DER>"}`, or a line of
  * `lpac notification dump` (which carries the same field plus type, eid, seqNumber and address). */
@@ -33,17 +34,13 @@ export type InventoryReport = Static<typeof InventoryReport>
 
 const checkMessage = TypeCompiler.Compile(NotificationMessage)
 const checkInventory = TypeCompiler.Compile(InventoryReport)
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-export type Parsed<T> = { ok: true, value: T } | { ok: false, reason: 'invalid-json' | 'invalid-message', detail: string }
+export type Parsed<T> = { ok: true, value: T } | { ok: false, reason: (DeviceJsonResult & { ok: false })['reason'] | 'invalid-message', detail: string }
 
 function parseJson<T> (payload: Uint8Array, check: { Check(v: unknown): boolean, Errors(v: unknown): { First(): { path: string, message: string } | undefined } }): Parsed<T> {
-  let value: unknown
-  try {
-    value = JSON.parse(utf8.decode(payload))
-  } catch (err) {
-    return { ok: false, reason: 'invalid-json', detail: (err as Error).message }
-  }
+  const json = parseDeviceJson(payload)
+  if (!json.ok) return json
+  const value = json.value
   if (!check.Check(value)) {
     const first = check.Errors(value).First()
     return { ok: false, reason: 'invalid-message', detail: first === undefined ? 'invalid' : `${first.path || '/'}: ${first.message}` }

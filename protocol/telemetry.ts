@@ -1,11 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { parseDeviceJson, type DeviceJsonResult } from './device-json.ts'
+import { MAX_PAYLOAD_BYTES } from './topics.ts'
 
 /** Earliest accepted sample time (2015-01-01) and how far in the future a device clock may run. */
 const MIN_TS = Date.UTC(2015, 0, 1)
 export const MAX_CLOCK_SKEW_MS = 24 * 3600_000
 export const MAX_SAMPLES_PER_MESSAGE = 1000
-export const MAX_TELEMETRY_PAYLOAD_BYTES = 64 * 1024
+export const MAX_TELEMETRY_PAYLOAD_BYTES = MAX_PAYLOAD_BYTES.telemetry
 
 const int = (minimum: number, maximum: number) => Type.Integer({ minimum, maximum })
 const num = (minimum: number, maximum: number) => Type.Number({ minimum, maximum })
@@ -40,29 +42,16 @@ const checkSample = TypeCompiler.Compile(TelemetrySample)
 
 export type TelemetryParseResult =
   | { ok: true, samples: TelemetrySample[] }
-  | { ok: false, reason: 'payload-too-large' | 'invalid-utf8' | 'nul-byte' | 'invalid-json' | 'invalid-sample' | 'too-many-samples', detail: string }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+  | { ok: false, reason: (DeviceJsonResult & { ok: false })['reason'] | 'payload-too-large' | 'invalid-sample' | 'too-many-samples', detail: string }
 
 /** Parses a telemetry payload (an object or an array of objects) and validates every sample. */
 export function parseTelemetry (payload: Uint8Array, now = Date.now()): TelemetryParseResult {
   if (payload.byteLength > MAX_TELEMETRY_PAYLOAD_BYTES) {
     return { ok: false, reason: 'payload-too-large', detail: `${payload.byteLength} bytes > ${MAX_TELEMETRY_PAYLOAD_BYTES}` }
   }
-  let text: string
-  try {
-    text = utf8.decode(payload)
-  } catch {
-    return { ok: false, reason: 'invalid-utf8', detail: 'payload is not UTF-8' }
-  }
-  // Postgres refuses NUL in text, and JSON.parse accepts the escaped form: refuse both.
-  if (text.includes('\u0000') || text.includes('\\u0000')) return { ok: false, reason: 'nul-byte', detail: 'payload contains a NUL character' }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch (err) {
-    return { ok: false, reason: 'invalid-json', detail: (err as Error).message }
-  }
+  const parsed = parseDeviceJson(payload)
+  if (!parsed.ok) return parsed
+  const json = parsed.value
   const items = Array.isArray(json) ? json : [json]
   if (items.length === 0) return { ok: false, reason: 'invalid-sample', detail: 'empty array' }
   if (items.length > MAX_SAMPLES_PER_MESSAGE) return { ok: false, reason: 'too-many-samples', detail: `${items.length} samples > ${MAX_SAMPLES_PER_MESSAGE}` }

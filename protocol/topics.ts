@@ -8,6 +8,16 @@ export const MAX_TOPIC_LEVELS = 8
 
 export type DeviceTopicKind = 'telemetry' | 'notifications' | 'inventory' | 'status' | 'command-result'
 
+/** Each device→hub topic's payload limit in bytes. A payload over it (but under the frame cap,
+ * HUB_MQTT_MAX_FRAME_BYTES) is acknowledged and quarantined by size, without its bytes. */
+export const MAX_PAYLOAD_BYTES: Readonly<Record<DeviceTopicKind, number>> = {
+  telemetry: 64 * 1024,
+  notifications: 256 * 1024,
+  inventory: 64 * 1024,
+  'command-result': 128 * 1024,
+  status: 4 * 1024
+}
+
 export interface DeviceTopic {
   deviceId: string
   kind: DeviceTopicKind

@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis'
 import pino, { type Logger } from 'pino'
 import { defaultBrokerLimits, HubBroker, type BrokerBackend, type BrokerLimits } from '../broker/hub-broker.ts'
 import { buildApp } from './app.ts'
+import { listenHttps } from './https-listener.ts'
 import { bootstrapAdmin, type BootstrapResult } from './auth/admin-bootstrap.ts'
 import { LocalEventBus, RedisEventBus, type EventBus } from './bus/event-bus.ts'
 import { Presence } from './bus/presence.ts'
@@ -28,6 +29,8 @@ import { AuditLog } from './audit/audit-log.ts'
 import { CommandService } from './commands/command-service.ts'
 import { CampaignService } from './commands/campaign-service.ts'
 import { loadEimIdentity } from './eim/eim-identity.ts'
+import { DeviceCertificates } from './device-ca/device-certificates.ts'
+import { DenialDigest } from './audit/denial-digest.ts'
 
 /** How often in-memory last-seen times are written to the devices table. */
 const LAST_SEEN_FLUSH_MS = 5000
@@ -38,6 +41,8 @@ export interface HubOptions {
   ingest?: Partial<IngestBatcherOptions>
   /** Command expiry sweep interval (ms; default 1000). */
   commands?: { sweepMs?: number, campaignTickMs?: number }
+  /** Window of the refused-MQTT-action audit digest (ms; default 60 s). */
+  denialDigestMs?: number
   /** ES9+ handleNotification posts per source address and window (default 60 a minute). */
   es9plusRateLimit?: { max: number, timeWindowMs: number }
 }
@@ -46,7 +51,12 @@ export interface Hub {
   readonly httpPort: number
   readonly mqttPort: number
   readonly httpUrl: string
+  /** HUB_HTTPS_PORT's listener (the same app over TLS), or null. */
+  readonly httpsPort: number | null
+  readonly httpsUrl: string | null
   readonly mqttUrl: string
+  /** HUB_MQTTS_PORT's listener (MQTT over TLS, client certificates accepted), or null. */
+  readonly mqttsPort: number | null
   readonly bootstrap: BootstrapResult
   readonly database: Database
   readonly broker: HubBroker
@@ -120,10 +130,12 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
     const notifications = new NotificationPipeline(new NotificationStore(database), trustStore, operators, bus, metrics, (err) => logger.error({ err }, 'notification processing failed; it stays in the inbox'))
     closers.push(() => notifications.close())
     // The broker is created below; this is only called once it runs.
-    const sendToDevice = (topic: string, payload: string) => new Promise<void>((resolve, reject) => {
-      broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => err === undefined || err === null ? resolve() : reject(err))
+    const sendToDevice = (topic: string, payload: string, dup = false) => new Promise<void>((resolve, reject) => {
+      broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup }, (err) => err === undefined || err === null ? resolve() : reject(err))
     })
     const eim = await loadEimIdentity((key, create) => users.setting(key, create))
+    const deviceCertificates = await DeviceCertificates.start({ database, bus, setting: (key, create) => users.setting(key, create), onError: (err) => logger.error({ err: err.message }, 'reloading revoked device certificates failed') })
+    closers.push(async () => deviceCertificates.close())
     const commands = new CommandService({ database, bus, audit, euicc, operators, eim, logger, metrics, send: sendToDevice, sweepMs: options.commands?.sweepMs })
     closers.push(() => commands.close())
     const campaigns = new CampaignService({ database, bus, commands, logger, tickMs: options.commands?.campaignTickMs })
@@ -142,26 +154,31 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
     const eventLog = new EventLog()
     bus.subscribe((event) => eventLog.append(event))
     const at = () => new Date().toISOString()
+    const denials = new DenialDigest((entry) => {
+      audit.append(entry).catch((err: Error) => logger.error({ err: err.message }, 'audit append failed'))
+    }, options.denialDigestMs)
+    closers.push(async () => { denials.close(); await audit.flush() })
     const backend: BrokerBackend = {
       authenticate: (id, secret) => devices.authenticate(id, secret),
+      authenticateCertificate: (id, serial) => deviceCertificates.repository.authenticate(id, serial),
       publish: ingest.handle,
       connected: (device) => {
-        metrics.connections.inc()
         presence.connected(device.id, device.tenantId)
         bus.publish({ type: 'device.online', tenantId: device.tenantId, data: { deviceId: device.id, at: at() } })
       },
-      disconnected: (device) => {
-        commands.deviceGone(device.id)
-        metrics.connections.dec()
+      disconnected: (device, connection) => {
+        commands.deviceGone(device.id, connection)
         presence.disconnected(device.id)
         bus.publish({ type: 'device.offline', tenantId: device.tenantId, data: { deviceId: device.id, at: at() } })
       },
+      commandsReady: (device, connection) => { commands.deviceReady(device.id, connection) },
       seen: (device) => presence.seen(device.id),
-      denied: (device, action, detail) => {
+      denied: (device, action, reason, detail) => {
         metrics.denied.inc({ action })
-        logger.warn({ deviceId: device?.id, action, detail }, 'mqtt action denied')
-        audit.append({ tenantId: device?.tenantId ?? null, actorType: 'device', actorId: device?.id ?? null, action: `mqtt.${action}`, outcome: 'denied', detail: { detail } })
-          .catch((err: Error) => logger.error({ err: err.message }, 'audit append failed'))
+        logger.warn({ deviceId: device?.id, action, reason, detail }, 'mqtt action denied')
+        denials.record(`${action}:${reason}:${device?.id ?? ''}`,
+          { tenantId: device?.tenantId ?? null, actorType: 'device', actorId: device?.id ?? null, action: `mqtt.${action}`, outcome: 'denied', detail: { reason, detail } },
+          detail)
       },
       guardRejected: (rejection) => {
         metrics.streamRejections.inc({ reason: rejection.code })
@@ -176,12 +193,13 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       maxPacketBytes: config.mqttMaxFrameBytes,
       ...options.brokerLimits
     })
-    // Commands are delivered once the device can receive them: when it subscribes to its commands, or
-    // when it resumes a persistent session (whose subscriptions survive).
-    broker.aedes.on('subscribe', (subscriptions, client) => {
-      if (client !== null && subscriptions.some((sub) => sub.topic.startsWith(`devices/${client.id}/commands/`))) commands.deviceReady(client.id)
+    metrics.probes.connections = () => broker.openConnections
+    // Deleting, disabling or re-crediting a device ends its sessions on every process (the bus is Redis
+    // pub/sub when several processes share one).
+    const endSessions = bus.subscribe((event) => {
+      if (event.type === 'device.deleted' || event.type === 'device.credentials-revoked') broker.endSessions(event.data.deviceId)
     })
-    broker.aedes.on('clientReady', (client) => { if (!client.clean) commands.deviceReady(client.id) })
+    closers.push(async () => { endSessions() })
     // Closed first on shutdown (closers run in reverse): stop accepting and drop devices, then let the
     // batcher finish what it has, then write the last-seen times.
     const flushLastSeen = () => devices.recordLastSeen(presence.drainLastSeen()).catch((err: Error) => logger.warn({ err: err.message }, 'last-seen flush failed'))
@@ -216,7 +234,10 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       commands,
       campaigns,
       eim,
-      es9plusRateLimit: options.es9plusRateLimit
+      deviceCertificates,
+      es9plusRateLimit: options.es9plusRateLimit,
+      trustProxy: config.trustProxy,
+      metricsToken: config.metricsToken
     })
     broker.attachWebSocket(app.server)
     closers.push(() => broker.close())
@@ -231,15 +252,18 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       throw err
     })
     const httpPort = (app.server.address() as AddressInfo).port
+    const https = await listenHttps(app, config)
+    if (https !== null) closers.push(() => https.close())
     const mqttPort = await broker.listenTcp(config.host, config.mqttPort)
     const publicHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
     mqttUrl = `mqtt://${publicHost}:${mqttPort}`
+    let mqttsPort: number | null = null
     if (config.mqttsPort !== null) {
-      const mqttsPort = await broker.listenTls(config.host, config.mqttsPort, {
+      mqttsPort = await broker.listenTls(config.host, config.mqttsPort, {
         cert: readFileSync(config.tlsCert as string),
         key: readFileSync(config.tlsKey as string)
-      })
-      logger.info({ mqttsPort }, 'MQTT over TLS listening')
+      }, deviceCertificates.gate)
+      logger.info({ mqttsPort }, 'MQTT over TLS listening (client certificates of the device CA accepted)')
     }
     const recovered = await notifications.recoverInbox()
     if (recovered > 0) logger.info({ recovered }, 'processed the ES9+ notifications the previous run left in the inbox')
@@ -249,7 +273,10 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       httpPort,
       mqttPort,
       httpUrl: `http://${publicHost}:${httpPort}`,
+      httpsPort: https?.port ?? null,
+      httpsUrl: https === null ? null : `https://${publicHost}:${https.port}`,
       mqttUrl,
+      mqttsPort,
       bootstrap,
       database,
       broker,

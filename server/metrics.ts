@@ -6,11 +6,11 @@ export function createMetrics () {
   collectDefaultMetrics({ register: registry })
   const r = [registry]
   /** Read at scrape time; the hub points them at the live objects. */
-  const probes = { queuedRows: () => 0 }
+  const probes = { queuedRows: () => 0, connections: () => 0 }
   return {
     probes,
     registry,
-    connections: new Gauge({ name: 'hub_mqtt_connections', help: 'Connected MQTT clients', registers: r }),
+    connections: new Gauge({ name: 'hub_mqtt_connections', help: 'Open MQTT connections (TCP, TLS and WebSocket sockets)', registers: r, collect () { this.set(probes.connections()) } }),
     connectsRefused: new Counter({ name: 'hub_mqtt_connects_refused_total', help: 'CONNECTs refused, by reason', labelNames: ['reason'], registers: r }),
     streamRejections: new Counter({ name: 'hub_mqtt_stream_rejections_total', help: 'Connections closed by the stream guard, by reason', labelNames: ['reason'], registers: r }),
     messagesIn: new Counter({ name: 'hub_mqtt_messages_in_total', help: 'PUBLISH packets received from devices, by topic kind', labelNames: ['kind'], registers: r }),

@@ -44,8 +44,8 @@ export interface CommandServiceDeps {
   eim: EimIdentity
   logger: Logger
   metrics?: HubMetrics
-  /** Publishes to a device (QoS 1); resolves once the broker has taken the message. */
-  send (topic: string, payload: string): Promise<void>
+  /** Publishes to a device (QoS 1; `dup` on a redelivery); resolves once the broker has taken the message. */
+  send (topic: string, payload: string, dup: boolean): Promise<void>
   /** How often expired commands are swept (ms). */
   sweepMs?: number
 }
@@ -58,8 +58,9 @@ interface Verdict { status: 'succeeded' | 'failed', code: string | null, message
 /** The command lifecycle (docs/operations.md): queued → sent → succeeded | failed | expired | cancelled,
  * every transition a conditional UPDATE in Postgres, so several processes and a restart agree. */
 export class CommandService {
-  /** Devices connected to this process with a subscription to their commands. */
-  private readonly ready = new Set<string>()
+  /** Devices connected to this process with a subscription to their commands, each with its connection
+   * (the broker's object for it): a command in flight is resent once per connection, never per SUBSCRIBE. */
+  private readonly ready = new Map<string, object>()
   /** Per-device chain of delivery work: one pump at a time per device in this process. */
   private readonly pumps = new Map<string, Promise<void>>()
   private readonly sweepTimer: NodeJS.Timeout
@@ -85,15 +86,18 @@ export class CommandService {
     await Promise.allSettled([...this.pumps.values()])
   }
 
-  /** The device subscribed to its commands (or resumed a persistent session): resend what is in flight,
-   * then deliver what is queued. */
-  deviceReady (deviceId: string): void {
-    this.ready.add(deviceId)
-    this.pump(deviceId, true)
+  /** The device subscribed to its commands (or resumed a persistent session) on `connection`: on a new
+   * connection, resend what is in flight (DUP=1), then deliver what is queued; on one already ready (an
+   * SDK that subscribes again), only deliver what is queued. The hub is the only owner of command
+   * delivery: the broker keeps no session copy of commands (broker/session-persistence.ts). */
+  deviceReady (deviceId: string, connection: object): void {
+    const known = this.ready.get(deviceId) === connection
+    this.ready.set(deviceId, connection)
+    this.pump(deviceId, !known)
   }
 
-  deviceGone (deviceId: string): void {
-    this.ready.delete(deviceId)
+  deviceGone (deviceId: string, connection: object): void {
+    if (this.ready.get(deviceId) === connection) this.ready.delete(deviceId)
   }
 
   async create (input: CommandInput): Promise<CommandRow> {
@@ -279,7 +283,7 @@ export class CommandService {
     if (row.iccid !== null) message.iccid = row.iccid
     if (row.activationCode !== null) message.activationCode = row.activationCode
     if (row.euiccPackageRequest !== null) message.euiccPackageRequest = Buffer.from(row.euiccPackageRequest).toString('base64')
-    await this.deps.send(topics.command(row.deviceId, row.id), JSON.stringify(message))
+    await this.deps.send(topics.command(row.deviceId, row.id), JSON.stringify(message), row.deliveries > 0)
     this.deps.metrics?.commandDeliveries.inc()
     await this.db.update(commands).set({ deliveries: sql`${commands.deliveries} + 1` }).where(eq(commands.id, row.id))
   }
@@ -289,9 +293,12 @@ export class CommandService {
   /** A device's answer on `commands/{commandId}/result`, before its PUBACK: verified, recorded and applied
    * to the profile inventory in one transaction. A result that cannot be used is returned for quarantine;
    * a repeated one is acknowledged and ignored. */
-  async handleResult (device: { id: string, tenantId: string }, commandId: string, payload: Uint8Array): Promise<ResultOutcome> {
-    const parsed = parseCommandResult(payload)
-    if (!parsed.ok) return parsed
+  async handleResult (device: { id: string, tenantId: string }, commandId: string, payload: Uint8Array | null): Promise<ResultOutcome> {
+    const parsed = payload === null ? { ok: false as const, reason: 'invalid-result', detail: 'the result is over its size limit' } : parseCommandResult(payload)
+    if (!parsed.ok) {
+      await this.failInvalidResult(device, commandId, parsed.detail)
+      return parsed
+    }
     if (!isUuid(commandId)) return { ok: false, reason: 'unknown-command', detail: `no command ${commandId}` }
     const [row] = await this.db.select().from(commands).where(and(eq(commands.id, commandId), eq(commands.deviceId, device.id)))
     if (row === undefined) return { ok: false, reason: 'unknown-command', detail: `no command ${commandId} for this device` }
@@ -330,6 +337,19 @@ export class CommandService {
       { op: updated.op, requestedBy: updated.requestedBy, ...(updated.errorCode === null ? {} : { code: updated.errorCode, message: updated.errorMessage }) })
     this.finished(updated)
     return { ok: true }
+  }
+
+  /** An answer the hub cannot use ends its command `failed` (`invalid-result`), so the eUICC's queue moves
+   * on; the payload itself is quarantined by the caller. */
+  private async failInvalidResult (device: { id: string }, commandId: string, detail: string): Promise<void> {
+    if (!isUuid(commandId)) return
+    const now = new Date()
+    const [failed] = await this.db.update(commands)
+      .set({ status: 'failed', finishedAt: now, updatedAt: now, errorCode: 'invalid-result', errorMessage: `the device's answer cannot be used: ${detail}`.slice(0, 1000) })
+      .where(and(eq(commands.id, commandId), eq(commands.deviceId, device.id), eq(commands.status, 'sent'))).returning()
+    if (failed === undefined) return
+    await this.audit(failed, 'command.failed', { type: 'device', id: device.id }, 'failure', { op: failed.op, code: 'invalid-result' })
+    this.finished(failed)
   }
 
   /** Reads the device's answer; for a packaged command the signed EuiccPackageResult decides. */

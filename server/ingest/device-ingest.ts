@@ -2,7 +2,7 @@ import type { PublishPacket } from 'aedes'
 import type { AuthenticatedDevice, BrokerBackend } from '../../broker/hub-broker.ts'
 import { parseInventoryReport, parseNotificationMessage, type NotificationAck } from '../../protocol/notifications.ts'
 import { parseTelemetry } from '../../protocol/telemetry.ts'
-import { topics } from '../../protocol/topics.ts'
+import { MAX_PAYLOAD_BYTES, topics } from '../../protocol/topics.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import type { NewQuarantineRow } from '../db/schema/index.ts'
 import type { HubMetrics } from '../metrics.ts'
@@ -25,8 +25,9 @@ export interface DeviceIngestDeps {
   operators: OperatorDirectory
   /** Publishes to a device (QoS 1) and resolves once the broker has taken the message. */
   sendToDevice (topic: string, payload: string): Promise<void>
-  /** Command results (`commands/{commandId}/result`): verified and recorded before the PUBACK. */
-  commands: { handleResult (device: AuthenticatedDevice, commandId: string, payload: Uint8Array): Promise<{ ok: true } | { ok: false, reason: string, detail: string }> }
+  /** Command results (`commands/{commandId}/result`): verified and recorded before the PUBACK; one the
+   * hub cannot use ends its command `failed` (`invalid-result`) and is returned for quarantine. */
+  commands: { handleResult (device: AuthenticatedDevice, commandId: string, payload: Uint8Array | null): Promise<{ ok: true } | { ok: false, reason: string, detail: string }> }
 }
 
 /** What happens to each device publish, before its PUBACK: telemetry is validated and committed;
@@ -39,6 +40,14 @@ export class DeviceIngest {
 
   handle: BrokerBackend['publish'] = async (device, topic, packet) => {
     this.deps.metrics.messagesIn.inc({ kind: topic.kind })
+    const size = (packet.payload as Buffer).byteLength
+    const limit = MAX_PAYLOAD_BYTES[topic.kind]
+    if (size > limit) {
+      // Over the topic's limit but under the frame cap: acknowledged and quarantined by size, so the
+      // device does not resend it forever; its bytes are not kept.
+      if (topic.kind === 'command-result') await this.deps.commands.handleResult(device, topic.commandId as string, null)
+      return await this.quarantine(device, packet, 'payload-too-large', `${size} bytes > ${limit} for ${topic.kind}`, false)
+    }
     switch (topic.kind) {
       case 'telemetry':
         return await this.telemetry(device, packet)
@@ -90,9 +99,10 @@ export class DeviceIngest {
     for (const row of rows) this.deps.bus.publish({ type: 'profile.changed', tenantId: device.tenantId, data: profileEventData(row) })
   }
 
-  private async quarantine (device: AuthenticatedDevice, packet: PublishPacket, reason: string, detail: string): Promise<void> {
-    const payload = Buffer.from(packet.payload as Buffer).subarray(0, MAX_QUARANTINED_BYTES)
-    const row: NewQuarantineRow = { deviceId: device.id, topic: packet.topic, payload, reason, detail: detail.slice(0, 1000) }
+  private async quarantine (device: AuthenticatedDevice, packet: PublishPacket, reason: string, detail: string, keepPayload = true): Promise<void> {
+    const received = packet.payload as Buffer
+    const payload = keepPayload ? Buffer.from(received).subarray(0, MAX_QUARANTINED_BYTES) : null
+    const row: NewQuarantineRow = { deviceId: device.id, topic: packet.topic, payload, sizeBytes: received.byteLength, reason, detail: detail.slice(0, 1000) }
     await this.deps.batcher.write({ telemetry: [], quarantine: [row] })
     this.deps.metrics.quarantined.inc({ reason })
   }

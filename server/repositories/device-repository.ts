@@ -103,6 +103,14 @@ export class DeviceRepository {
     return device ?? null
   }
 
+  /** A new random secret for the device (the old one stops working now); null when there is no such device. */
+  async rotateSecret (tenantId: string, id: string): Promise<string | null> {
+    const secret = randomBytes(32).toString('base64url')
+    const [row] = await this.db.update(devices).set({ secretHash: hashDeviceSecret(secret), updatedAt: new Date() })
+      .where(and(eq(devices.tenantId, tenantId), eq(devices.id, id))).returning({ id: devices.id })
+    return row === undefined ? null : secret
+  }
+
   async delete (tenantId: string, id: string): Promise<boolean> {
     const deleted = await this.db.delete(devices).where(and(eq(devices.tenantId, tenantId), eq(devices.id, id))).returning({ id: devices.id })
     return deleted.length > 0

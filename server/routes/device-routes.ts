@@ -7,7 +7,7 @@ import type { TrustStore } from '../notifications/trust-store.ts'
 import type { EuiccRepository, NotificationSummary } from '../repositories/euicc-repository.ts'
 import type { DeviceRepository, PublicDevice } from '../repositories/device-repository.ts'
 import type { TelemetryItem, TelemetryRepository } from '../repositories/telemetry-repository.ts'
-import { Device, DeviceCreate, DevicePatch, type DeviceView, ErrorBody, Limit, Page, secured } from './schemas.ts'
+import { Cursor, Device, DeviceCreate, DevicePatch, type DeviceView, ErrorBody, IdParams, Limit, Page, secured, Text } from './schemas.ts'
 
 export interface DeviceRouteDeps {
   devices: DeviceRepository
@@ -26,8 +26,6 @@ const eidTaken = (err: { code?: string, constraint_name?: string, constraint?: s
   const name = e.constraint_name ?? e.constraint ?? e.message ?? ''
   return /eid/.test(name)
 }
-
-const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
 
 /** Device CRUD, scoped to the caller's tenant; another tenant's device answers 404. */
 export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (app, deps) => {
@@ -98,12 +96,12 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
       tags: ['devices'],
       ...secured,
       querystring: Type.Object({
-        q: Type.Optional(Type.String({ maxLength: 100 })),
+        q: Type.Optional(Text(100)),
         status: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline')])),
-        tag: Type.Optional(Type.String({ maxLength: 64 })),
-        operator: Type.Optional(Type.String({ maxLength: 64 })),
+        tag: Type.Optional(Text(64)),
+        operator: Type.Optional(Text(64)),
         limit: Limit(1000, 100),
-        cursor: Type.Optional(Type.String({ maxLength: 512 }))
+        cursor: Type.Optional(Cursor)
       }, { additionalProperties: false }),
       response: { 200: Page(Device), 400: ErrorBody }
     }
@@ -139,7 +137,26 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
       throw err
     })
     if (device === null) throw new errors.NotFound('Device')
+    if (request.body.disabled === true) {
+      bus.publish({ type: 'device.credentials-revoked', tenantId: request.user.tid, data: { deviceId: device.id, reason: 'disabled' } })
+    }
     return (await view(request.user.tid, [device]))[0]
+  })
+
+  app.post('/api/devices/:id/credentials/rotate', {
+    onRequest: writers,
+    schema: {
+      tags: ['devices'],
+      ...secured,
+      params: IdParams,
+      response: { 200: Type.Object({ clientId: Type.String(), username: Type.String(), password: Type.String(), mqttUrl: Type.String() }), 404: ErrorBody }
+    }
+  }, async (request) => {
+    // The new secret is shown once; the old one stops working with this commit and its sessions end.
+    const secret = await devices.rotateSecret(request.user.tid, request.params.id)
+    if (secret === null) throw new errors.NotFound('Device')
+    bus.publish({ type: 'device.credentials-revoked', tenantId: request.user.tid, data: { deviceId: request.params.id, reason: 'secret-rotated' } })
+    return { clientId: request.params.id, username: request.params.id, password: secret, mqttUrl: deps.mqttUrl() }
   })
 
   app.delete('/api/devices/:id', {
@@ -172,6 +189,7 @@ function toView (device: PublicDevice, online: boolean, latest: TelemetryItem | 
     imei: device.imei,
     tags: device.tags,
     esimAgent: device.esimAgent,
+    disabled: device.disabled,
     status: online ? 'online' : 'offline',
     lastSeenAt: device.lastSeenAt?.toISOString() ?? null,
     createdAt: device.createdAt.toISOString(),

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import type { Ajv } from 'ajv'
 import { Type as RouteType } from '@fastify/type-provider-typebox'
 import { TelemetrySample } from '../../protocol/telemetry.ts'
 import { userRoles, type UserRole } from '../db/schema/index.ts'
@@ -16,6 +17,8 @@ export const Device = Type.Object({
   imei: Type.Union([Type.String(), Type.Null()]),
   tags: Type.Array(Type.String()),
   esimAgent: Type.Union([Type.Literal('lpa'), Type.Literal('ipa')]),
+  /** A disabled device may not connect (PATCH `{disabled: true}` ends its sessions). */
+  disabled: Type.Boolean(),
   status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
   lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),
@@ -51,7 +54,7 @@ export const DeviceCreate = Type.Object({
 }, { additionalProperties: false })
 export type DeviceCreateBody = Static<typeof DeviceCreate>
 
-export const DevicePatch = Type.Partial(Type.Object(deviceFields), { additionalProperties: false, minProperties: 1 })
+export const DevicePatch = Type.Partial(Type.Object({ ...deviceFields, disabled: Type.Boolean() }), { additionalProperties: false, minProperties: 1 })
 
 export const User = Type.Object({
   id: Type.String(),
@@ -69,4 +72,87 @@ export const secured = { security: [{ bearer: [] }] }
 /** `t` or null (TypeBox of the Fastify type provider, which the routes build their schemas with). */
 export const nullable = <T extends Parameters<typeof RouteType.Union>[0][number]>(t: T) => RouteType.Union([t, RouteType.Null()])
 
+/** A page size: 1…`max` (`0`, `-1`, `1e9`, `abc` and `Infinity` are 400), `fallback` when absent. */
 export const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback })
+
+// --- Validation of what a client sends (docs/api.md "Validation"). One definition per kind of value,
+// reused by every route, so that nothing a client sends reaches Postgres as a value it refuses (NUL in
+// text, a timestamp out of its range, a non-UUID for a uuid column): the answer is a coded 400 instead.
+
+/** No C0 control, DEL or lone UTF-16 surrogate (Ajv compiles patterns with the `u` flag, so a surrogate
+ * pair is one code point and passes). Postgres refuses NUL in text; the rest make no sense in a name, a
+ * filter or an id. */
+export const PRINTABLE_PATTERN = '^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$'
+
+/** Free text of at most `maxLength` characters: names, filters, search strings. */
+export const Text = (maxLength: number, options: { minLength?: number, description?: string } = {}) =>
+  Type.String({ ...options, maxLength, pattern: PRINTABLE_PATTERN })
+
+/** An object id looked up as given (devices, commands, trust anchors): an id that names nothing is 404. */
+export const Id = Text(64, { minLength: 1 })
+export const IdParams = Type.Object({ id: Id })
+
+/** A UUID exactly as Postgres reads one (ajv-formats' `uuid` also accepts `urn:uuid:…`, which Postgres
+ * refuses). For ids stored in uuid columns (users, API keys, campaigns, tenants). */
+export const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' })
+export const UuidParams = Type.Object({ id: Uuid })
+
+/** An e-mail address as accounts are named: something@something, no spaces or controls. */
+export const Email = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^@\\s\\u0000-\\u001f\\u007f\\ud800-\\udfff]+@[^@\\s\\u0000-\\u001f\\u007f\\ud800-\\udfff]+$' })
+
+/** An opaque keyset cursor (base64url, as `encodeCursor` writes it); its content is checked by
+ * `decodeCursor`. Any malformed cursor answers 400 `HUB_ERR_INVALID_CURSOR` (see the error handler). */
+export const Cursor = Type.String({ minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' })
+
+/** Auto-incremented row ids (audit `before`): positive and exact in a JavaScript number. */
+export const RowId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
+
+/** Times the API accepts: years 0001–9999, which both JavaScript's `toISOString` and Postgres' timestamptz
+ * read and write the same way (epoch 8640000000000000 is a valid Date, year 275760, that Postgres refuses). */
+export const MIN_TIME_MS = -62_135_596_800_000 // 0001-01-01T00:00:00.000Z
+export const MAX_TIME_MS = 253_402_300_799_999 // 9999-12-31T23:59:59.999Z
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$/
+
+/** ISO 8601 (a date, or a date and time with an optional offset) or epoch milliseconds → the Date, or
+ * null when it is neither or lies outside years 0001–9999. A day that does not exist (Feb 30) is refused. */
+export function parseTimestamp (value: string): Date | null {
+  let ms: number
+  if (/^\d{1,16}$/.test(value)) {
+    ms = Number(value)
+  } else {
+    const match = ISO_8601.exec(value)
+    if (match === null) return null
+    const day = new Date(0)
+    day.setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]))
+    if (day.getUTCMonth() !== Number(match[2]) - 1 || day.getUTCDate() !== Number(match[3])) return null
+    ms = Date.parse(value)
+  }
+  return Number.isFinite(ms) && ms >= MIN_TIME_MS && ms <= MAX_TIME_MS ? new Date(ms) : null
+}
+
+/** A query time: ISO 8601 or epoch milliseconds, years 0001–9999 (format `timestamp`, registered by
+ * `schemaPlugin`). Routes read it with `parseTimestamp`. */
+export const Timestamp = Type.String({ maxLength: 40, format: 'timestamp', description: 'ISO 8601 or epoch milliseconds (years 0001–9999)' })
+
+/** The Ajv additions the schemas above rely on, for the app's validator compiler:
+ * - format `timestamp` (see `parseTimestamp`);
+ * - keyword `x-finite`: Ajv coerces the query string `Infinity` to a number and then skips `minimum` and
+ *   `maximum`, which it only checks on finite numbers; `finiteNumbers` puts this keyword on every number. */
+export function schemaPlugin (ajv: Ajv): Ajv {
+  ajv.addFormat('timestamp', { type: 'string', validate: (value: string) => parseTimestamp(value) !== null })
+  // No `type: 'number'` here: Ajv would put the check behind the same `isFinite` guard as `maximum`.
+  ajv.addKeyword({ keyword: 'x-finite', schemaType: 'boolean', errors: false, validate: (on: boolean, data: unknown) => !on || typeof data !== 'number' || Number.isFinite(data) })
+  return ajv
+}
+
+/** Marks every `number`/`integer` inside a route's request schema `x-finite` (in place; idempotent), so
+ * that no route can let `Infinity` through, whichever helper it was built with. */
+export function finiteNumbers (schema: unknown): void {
+  if (typeof schema !== 'object' || schema === null) return
+  const node = schema as Record<string, unknown>
+  if (node.type === 'number' || node.type === 'integer') node['x-finite'] = true
+  for (const value of Object.values(node)) {
+    if (Array.isArray(value)) value.forEach(finiteNumbers)
+    else finiteNumbers(value)
+  }
+}

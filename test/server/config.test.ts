@@ -33,3 +33,23 @@ t.test('every bad value is named, all at once', async (t) => {
     t.match(err.message, name)
   }
 })
+
+t.test('the broker limits are environment variables, validated, 0 turning one off', async (t) => {
+  const defaults = loadConfig({})
+  t.same([defaults.devicePublishRate, defaults.devicePublishBurst, defaults.connectRatePerIp, defaults.mqttMaxFrameBytes], [50, 200, 50, 1024 * 1024])
+  const off = loadConfig({ HUB_DEVICE_PUBLISH_RATE: '0', HUB_DEVICE_PUBLISH_BURST: '0', HUB_CONNECT_RATE_PER_IP: '0', HUB_MQTT_MAX_FRAME_BYTES: '2097152' })
+  t.same([off.devicePublishRate, off.devicePublishBurst, off.connectRatePerIp, off.mqttMaxFrameBytes], [0, 0, 0, 2097152])
+  const err = t.throws(() => loadConfig({
+    HUB_DEVICE_PUBLISH_RATE: 'fast',
+    HUB_DEVICE_PUBLISH_BURST: '-1',
+    HUB_CONNECT_RATE_PER_IP: '1.5',
+    HUB_MQTT_MAX_FRAME_BYTES: '1000',
+    HUB_TRUST_PROXY: 'the proxy',
+    HUB_METRICS_TOKEN: 'short'
+  })) as ConfigError
+  t.equal(err.problems.length, 6)
+  for (const name of ['HUB_DEVICE_PUBLISH_RATE', 'HUB_DEVICE_PUBLISH_BURST', 'HUB_CONNECT_RATE_PER_IP', 'HUB_MQTT_MAX_FRAME_BYTES', 'HUB_TRUST_PROXY', 'HUB_METRICS_TOKEN']) t.match(err.message, name)
+  t.throws(() => loadConfig({ HUB_DEVICE_PUBLISH_BURST: '0' }), /HUB_DEVICE_PUBLISH_BURST=0/, 'a rate with no burst would refuse everything')
+  t.same(loadConfig({ HUB_TRUST_PROXY: '10.0.0.1, 192.168.0.0/16' }).trustProxy, ['10.0.0.1', '192.168.0.0/16'])
+  t.equal(loadConfig({ HUB_TRUST_PROXY: '1' }).trustProxy, true)
+})
