@@ -8,6 +8,10 @@ export const errors = {
   NotFound: createError('HUB_ERR_NOT_FOUND', '%s not found', 404),
   Conflict: createError('HUB_ERR_CONFLICT', '%s', 409),
   BadRequest: createError('HUB_ERR_BAD_REQUEST', '%s', 400),
+  /** A request part that fails its schema (docs/api.md "Validation"). */
+  Validation: createError('HUB_ERR_VALIDATION', '%s', 400),
+  /** A `cursor` that is not one this API returned (malformed, or of another list). */
+  InvalidCursor: createError('HUB_ERR_INVALID_CURSOR', 'The cursor is not one this API returned', 400),
   InvalidTicket: createError('HUB_ERR_INVALID_TICKET', 'The event stream ticket is missing, expired or already used', 401),
   Unavailable: createError('HUB_ERR_UNAVAILABLE', 'Service temporarily unavailable', 503),
   TotpRequired: createError('HUB_ERR_TOTP_REQUIRED', 'A TOTP code is required for this account', 401),
@@ -26,4 +30,8 @@ export const errors = {
   PlatformTrustAnchor: createError('HUB_ERR_PLATFORM_TRUST_ANCHOR', 'A platform trust anchor can be added or removed by a platform admin only', 403),
   DirectoryTrustAnchor: createError('HUB_ERR_DIRECTORY_TRUST_ANCHOR', 'This trust anchor comes from HUB_EUICC_TRUST_DIR: remove its file and restart', 409),
   RateLimited: createError('HUB_ERR_RATE_LIMITED', 'Too many requests; retry in %s', 429),
+  /** A device CSR that is not one PEM PKCS#10 request, or whose self-signature does not verify. */
+  InvalidCsr: createError('HUB_ERR_INVALID_CSR', '%s', 400),
+  /** A device key other than ECDSA P-256 or RSA-2048. */
+  UnsupportedKeyType: createError('HUB_ERR_UNSUPPORTED_KEY_TYPE', '%s', 400)
 }
