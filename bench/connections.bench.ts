@@ -1,41 +1,129 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { writeHeapSnapshot } from 'node:v8'
 import { startBenchHub } from './bench-hub.ts'
-import { runLoad } from './run-load.ts'
+import type { ConnectSpec, WorkerMessage } from './connect-worker.ts'
 
-/** Connections held by one hub process: DEVICES authenticated devices connect (each publishes one QoS 1
- * sample, so its session is fully set up), and the hub's own heap and buffers are measured while they
- * are all connected, against the same hub before. The load runs in a worker thread, whose heap is its
- * own and not counted; the process RSS (which includes it) is reported for reference. One JSON line. */
-const DEVICES = Number(process.env.BENCH_DEVICES ?? 5000)
+/** Connections held by one hub process: TARGET authenticated devices (provisioned in bulk) connect with a
+ * real CONNECT and publish one QoS 1 sample each (so each session is fully set up), and the hub's memory
+ * is measured, after collections, while they are all connected, against the same hub before they came
+ * (after WARMUP_DEVICES others connected and left, so one-time costs are not counted per connection).
+ * This process holds only the hub; the clients run in WORKERS child processes (each well under the
+ * 20,000-file limit), connecting from SOURCE_ADDRESSES loopback addresses 127.0.0.2… in turn, with the
+ * hub's limits in place (HUB_CONNECT_RATE_PER_IP at its default of 50/s per address, which the spread
+ * keeps every address under; the per-device publish limit at its defaults). The figure compared with the
+ * budget is the hub's resident set growth per connection (what the operating system has to give it:
+ * V8 heap, buffers, and the native socket and libuv state that the heap does not see); the V8 heap +
+ * external growth is printed beside it. One JSON line. */
+const TARGET = Number(process.env.BENCH_DEVICES ?? 15_000)
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 4)
+const SOURCE_ADDRESSES = Number(process.env.BENCH_SOURCE_ADDRESSES ?? 200)
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50)
+const WARMUP_DEVICES = Number(process.env.BENCH_WARMUP_DEVICES ?? 200)
+/** The hub's limits as deployed (the documented defaults), so their per-connection state is counted. */
+const CONNECT_RATE_PER_IP = process.env.BENCH_CONNECT_RATE_PER_IP ?? '50'
+/** A directory: heap snapshots of the hub before and while holding the connections are written there
+ * (to find what a connection costs; the memory figures of such a run are not comparable). */
+const HEAP_SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS
+const BUDGET_BYTES = 15 * 1024
 
-const bench = await startBenchHub()
-try {
-  const devices = []
-  for (let i = 0; i < DEVICES; i++) {
-    const credentials = await bench.createDevice({ name: `conn ${i}` })
-    devices.push({ ...credentials, topic: `devices/${credentials.clientId}/telemetry` })
-  }
-  const settle = async () => {
-    for (let i = 0; i < 3; i++) { global.gc?.(); await new Promise((resolve) => setTimeout(resolve, 200)) }
-    const m = process.memoryUsage()
-    return { heap: m.heapUsed + m.external, rss: m.rss }
-  }
-  const before = await settle()
-  let during = before
-  let connected = 0
-  const load = await runLoad({ url: bench.hub.mqttUrl, devices, perDevice: 1, window: 1, baseTs: Date.now() - 60_000 }, async () => {
-    connected = bench.hub.broker.connectedClients
-    during = await settle()
+/** The embedded database's WebAssembly memory (part of the hub's RSS, outside the V8 heap), or 0. */
+const wasmBytes = (): number => {
+  const client = (bench.hub.database.db as unknown as { $client?: { mod?: { HEAPU8?: Uint8Array } } }).$client
+  return client?.mod?.HEAPU8?.byteLength ?? 0
+}
+
+const bench = await startBenchHub({ HUB_CONNECT_RATE_PER_IP: CONNECT_RATE_PER_IP, HUB_DEVICE_PUBLISH_RATE: '50', HUB_DEVICE_PUBLISH_BURST: '200' })
+
+const settle = async (): Promise<NodeJS.MemoryUsage & { wasm: number }> => {
+  for (let i = 0; i < 4; i++) { global.gc?.(); await new Promise((resolve) => setTimeout(resolve, 250)) }
+  return { ...process.memoryUsage(), wasm: wasmBytes() }
+}
+
+function message<T extends WorkerMessage['type']> (child: ChildProcess, type: T): Promise<Extract<WorkerMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg: WorkerMessage): void => {
+      if (msg.type !== type) return
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      resolve(msg as Extract<WorkerMessage, { type: T }>)
+    }
+    const onExit = (code: number | null): void => { reject(new Error(`connect worker exited with ${String(code)} before '${type}'`)) }
+    child.on('message', onMessage)
+    child.once('exit', onExit)
   })
+}
+
+const children: ChildProcess[] = []
+try {
+  const devices = await bench.provisionDevices(TARGET, 'conn')
+  const warmupDevices = await bench.provisionDevices(WARMUP_DEVICES, 'warm-up')
+  const { hostname, port } = new URL(bench.hub.mqttUrl)
+  const addresses = Array.from({ length: SOURCE_ADDRESSES }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`)
+  for (let w = 0; w < WORKERS; w++) {
+    const child = fork(new URL('./connect-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    children.push(child)
+    const spec: ConnectSpec = {
+      host: hostname,
+      port: Number(port),
+      devices: devices.filter((_, i) => i % WORKERS === w),
+      warmup: warmupDevices.filter((_, i) => i % WORKERS === w),
+      addresses: addresses.filter((_, i) => i % WORKERS === w),
+      concurrency: CONCURRENCY,
+      keepaliveSeconds: 1200,
+      timeoutMs: 60_000
+    }
+    const ready = message(child, 'ready')
+    child.send({ type: 'spec', spec })
+    await ready
+  }
+  const warmed = children.map((child) => message(child, 'warmed'))
+  for (const child of children) child.send({ type: 'warmup' })
+  await Promise.all(warmed)
+  while (bench.hub.broker.connectedClients > 0) await new Promise((resolve) => setTimeout(resolve, 50))
+  const before = await settle()
+  if (HEAP_SNAPSHOTS !== undefined) writeHeapSnapshot(join(HEAP_SNAPSHOTS, 'before.heapsnapshot'))
+  const t0 = Date.now()
+  const holding = children.map((child) => message(child, 'holding'))
+  for (const child of children) child.send({ type: 'go' })
+  const results = await Promise.all(holding)
+  const connectMs = Math.max(...results.map((r) => r.lastConnackAt)) - t0
+  const during = await settle()
+  const connected = bench.hub.broker.connectedClients
+  if (HEAP_SNAPSHOTS !== undefined) writeHeapSnapshot(join(HEAP_SNAPSHOTS, 'during.heapsnapshot'))
+  const released = children.map((child) => message(child, 'released'))
+  for (const child of children) child.send({ type: 'release' })
+  const dropped = (await Promise.all(released)).reduce((n, r) => n + r.dropped, 0)
+  const errors: Record<string, number> = {}
+  for (const r of results) for (const [reason, n] of Object.entries(r.errors)) errors[reason] = (errors[reason] ?? 0) + n
+  const per = (key: 'rss' | 'heapTotal' | 'heapUsed' | 'external' | 'arrayBuffers' | 'wasm'): number => Math.round((during[key] - before[key]) / Math.max(1, connected))
+  const rssPerConnection = per('rss')
   console.log(JSON.stringify({
     bench: 'connections',
-    devices: DEVICES,
+    database: bench.hub.database.driver,
+    target: TARGET,
     connected,
-    connectMs: load.connectMs,
-    connectPerSecond: Math.round(DEVICES / (load.connectMs / 1000)),
-    hubBytesPerConnection: Math.round((during.heap - before.heap) / Math.max(1, connected)),
+    failed: results.reduce((n, r) => n + r.failed, 0),
+    ...(Object.keys(errors).length > 0 ? { errors } : {}),
+    droppedWhileHeld: dropped,
+    workers: WORKERS,
+    sourceAddresses: SOURCE_ADDRESSES,
+    connectRatePerIp: Number(CONNECT_RATE_PER_IP),
+    connectMs,
+    connectsPerSecond: Math.round(connected / (connectMs / 1000)),
+    memoryBasis: 'hub process RSS growth after gc / connections',
+    hubBytesPerConnection: rssPerConnection,
+    hubHeapBytesPerConnection: per('heapUsed') + per('external'),
+    hubHeapUsedBytesPerConnection: per('heapUsed'),
+    hubExternalBytesPerConnection: per('external'),
+    hubHeapTotalBytesPerConnection: per('heapTotal'),
+    hubDatabaseWasmBytesPerConnection: per('wasm'),
+    budgetBytes: BUDGET_BYTES,
+    pass: connected >= TARGET && rssPerConnection <= BUDGET_BYTES,
     gcExposed: typeof global.gc === 'function',
-    processRssMB: Math.round(during.rss / 1048576)
+    hubRssMB: Math.round(during.rss / 1048576)
   }))
 } finally {
+  for (const child of children) if (child.exitCode === null) child.kill()
   await bench.close()
 }
