@@ -43,6 +43,7 @@ import type { CampaignService } from './commands/campaign-service.ts'
 import { campaignRoutes } from './routes/campaign-routes.ts'
 import type { EimIdentity } from './eim/eim-identity.ts'
 import { commandRoutes } from './routes/command-routes.ts'
+import { transportSecurity } from './transport-security.ts'
 
 export interface AppDeps {
   logger: Logger
@@ -70,6 +71,10 @@ export interface AppDeps {
   eim: EimIdentity
   /** ES9+ posts per source address and window (default ES9PLUS_RATE_LIMIT_DEFAULT, 60 a minute). */
   es9plusRateLimit?: { max: number, timeWindowMs: number }
+  /** HUB_TRUST_PROXY: whose X-Forwarded-* to honour (default: nobody). */
+  trustProxy?: boolean | string[]
+  /** HUB_METRICS_TOKEN: when set, /metrics needs it as a Bearer token. */
+  metricsToken?: string | null
 }
 
 const webRoot = fileURLToPath(new URL('../web/dist', import.meta.url))
@@ -81,6 +86,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     requestTimeout: 30_000,
     forceCloseConnections: true,
+    trustProxy: deps.trustProxy ?? false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -102,7 +108,10 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     reply.code(404).send({ error: { code: 'HUB_ERR_NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` } })
   })
 
+  // HSTS only over TLS (transport-security.ts), never over plain HTTP.
+  await app.register(transportSecurity)
   await app.register(helmet, {
+    strictTransportSecurity: false,
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
@@ -129,7 +138,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   await app.register(accessTokenPlugin, { secret: deps.jwtSecret, revocations: identity.revocations, apiKeys: identity.apiKeys })
   await app.register(auditHooks, { audit: deps.audit })
 
-  await app.register(healthRoutes, { database: deps.database, metrics: deps.metrics, brokerReady: deps.brokerReady })
+  await app.register(healthRoutes, { database: deps.database, metrics: deps.metrics, brokerReady: deps.brokerReady, metricsToken: deps.metricsToken ?? null })
   await app.register(authRoutes, { users: deps.users, identity, audit: deps.audit })
   await app.register(userRoutes, { users: deps.users, identity, audit: deps.audit })
   await app.register(tenantRoutes, { users: deps.users, audit: deps.audit })
@@ -144,7 +153,8 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams, revocations: identity.revocations })
 
   if (existsSync(webRoot)) {
-    await app.register(fastifyStatic, { root: webRoot, index: ['index.html'], wildcard: false })
+    // The build writes .br/.gz beside each asset (served by Accept-Encoding) and keeps the source map private.
+    await app.register(fastifyStatic, { root: webRoot, index: ['index.html'], wildcard: false, preCompressed: true, allowedPath: (path) => !path.endsWith('.map') })
   } else {
     app.get('/', async (_request, reply) => reply.code(503).type('text/plain').send('The dashboard is not built: run `npm run build:web`.'))
   }

@@ -2,6 +2,8 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { and, desc, eq, isNull } from 'drizzle-orm'
 import type { Database } from '../db/database.ts'
 import { apiKeys, type ApiKeyRow, type UserRole } from '../db/schema/index.ts'
+import { errors } from '../errors.ts'
+import type { RevocationList } from './revocation-list.ts'
 
 export const API_KEY_PREFIX = 'hubk_'
 export type PublicApiKey = Omit<ApiKeyRow, 'keyHash'>
@@ -10,13 +12,16 @@ const hash = (secret: string) => createHash('sha256').update(secret).digest()
 const DUMMY = hash('not-a-key')
 /** Keys are looked up on every request; the last-use time is written at most this often per key. */
 const LAST_USED_WRITE_MS = 60_000
+/** How long a revoked key stays on the revocation list. Requests check the database, so the list only
+ * matters to what outlives one request: open event streams (checked every 2 s) and stream tickets (30 s). */
+export const API_KEY_REVOCATION_TTL_SECONDS = 24 * 3600
 
 /** Integration keys: `hubk_<id>_<secret>`, 256-bit secrets kept as SHA-256, checked on every request
  * (so a revocation takes effect at once), scoped to one tenant and role. */
 export class ApiKeyStore {
   private readonly lastWrite = new Map<string, number>()
 
-  constructor (private readonly database: Database) {}
+  constructor (private readonly database: Database, private readonly revocations: RevocationList) {}
 
   private get db () { return this.database.db }
 
@@ -33,7 +38,15 @@ export class ApiKeyStore {
     return rows.map(({ keyHash: _, ...key }) => key)
   }
 
+  /** Revokes the key: its id goes on the revocation list first (so the event streams it opened end, on
+   * every hub process; if the list cannot be written nothing changes and the caller gets a 503), then the
+   * row is marked. */
   async revoke (tenantId: string, id: string): Promise<boolean> {
+    const [live] = await this.db.select({ id: apiKeys.id }).from(apiKeys).where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt)))
+    if (live === undefined) return false
+    await this.revocations.revoke([id], API_KEY_REVOCATION_TTL_SECONDS).catch((err: unknown) => {
+      throw Object.assign(new errors.Unavailable(), { cause: err })
+    })
     const rows = await this.db.update(apiKeys).set({ revokedAt: new Date() })
       .where(and(eq(apiKeys.tenantId, tenantId), eq(apiKeys.id, id), isNull(apiKeys.revokedAt))).returning({ id: apiKeys.id })
     return rows.length > 0

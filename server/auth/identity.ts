@@ -27,6 +27,6 @@ export function createIdentity (database: Database, redis: Redis | null, namespa
     sessions: new SessionStore(database, revocations),
     guard: new LoginGuard(counters),
     totp: new TotpStore(database),
-    apiKeys: new ApiKeyStore(database)
+    apiKeys: new ApiKeyStore(database, revocations)
   }
 }

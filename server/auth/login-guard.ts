@@ -20,6 +20,11 @@ export const loginLimits = {
 
 export type LoginGate = { allowed: true } | { allowed: false, retryAfterSeconds: number }
 
+/** Every sign-in reserves its attempt before the password is checked: the reservation counts as a
+ * failure of the (account, address) pair, of the address and of the account, atomically with the check of
+ * those limits (a Lua script in Redis, a synchronous step in memory). Parallel attempts therefore see each
+ * other, and at most the threshold of them are ever evaluated. A success gives the reservation back
+ * (`succeeded`); so does an answer that evaluated nothing the attacker could learn from (`release`). */
 export class LoginGuard {
   constructor (private readonly counters: AttemptCounters) {}
 
@@ -35,36 +40,43 @@ export class LoginGuard {
     }
   }
 
-  /** Counts the attempt and says whether it may proceed. Rejects when the counter store is down. */
+  /** Reserves the attempt and says whether it may proceed. Rejects when the counter store is down. */
   async admit (email: string, ip: string): Promise<LoginGate> {
     const k = this.keys(email, ip)
-    const [rate] = await this.counters.hit([k.rate], loginLimits.addressRate.windowSeconds)
-    if (rate > loginLimits.addressRate.max) return { allowed: false, retryAfterSeconds: loginLimits.addressRate.windowSeconds }
-    const [pair, address, account, known] = await this.counters.get([k.pair, k.address, k.account, k.known])
-    const locked = pair >= loginLimits.pairFailures.max ||
-      address >= loginLimits.addressFailures.max ||
-      (account >= loginLimits.accountFailures.max && known === 0)
-    return locked ? { allowed: false, retryAfterSeconds: loginLimits.pairFailures.windowSeconds } : { allowed: true }
+    const result = await this.counters.reserve({
+      rate: { key: k.rate, max: loginLimits.addressRate.max, windowSeconds: loginLimits.addressRate.windowSeconds },
+      limits: [
+        { key: k.pair, max: loginLimits.pairFailures.max },
+        { key: k.address, max: loginLimits.addressFailures.max },
+        { key: k.account, max: loginLimits.accountFailures.max, unless: k.known }
+      ],
+      windowSeconds: loginLimits.pairFailures.windowSeconds
+    })
+    if (result === 'reserved') return { allowed: true }
+    return { allowed: false, retryAfterSeconds: result === 'rate-limited' ? loginLimits.addressRate.windowSeconds : loginLimits.pairFailures.windowSeconds }
   }
 
-  async failed (email: string, ip: string): Promise<void> {
+  /** Gives back an admitted attempt that was not a failure (the TOTP code was missing). */
+  async release (email: string, ip: string): Promise<void> {
     const k = this.keys(email, ip)
-    await this.counters.hit([k.pair, k.address, k.account], loginLimits.pairFailures.windowSeconds)
+    await this.counters.release([k.pair, k.address, k.account])
   }
 
   async succeeded (email: string, ip: string): Promise<void> {
     const k = this.keys(email, ip)
     await this.counters.reset([k.pair])
+    await this.counters.release([k.address, k.account])
     await this.counters.hit([k.known], loginLimits.knownAddressSeconds)
   }
 
-  /** Whether more TOTP codes may be tried for this account. */
+  /** Reserves one TOTP try for this account (atomically, as `admit` does); false when none is left. */
   async totpAllowed (email: string): Promise<boolean> {
-    const [n] = await this.counters.get([this.keys(email, '').totp])
-    return n < loginLimits.totpFailures.max
+    const key = this.keys(email, '').totp
+    return await this.counters.reserve({ limits: [{ key, max: loginLimits.totpFailures.max }], windowSeconds: loginLimits.totpFailures.windowSeconds }) === 'reserved'
   }
 
-  async totpFailed (email: string): Promise<void> {
-    await this.counters.hit([this.keys(email, '').totp], loginLimits.totpFailures.windowSeconds)
+  /** The code was right: its reservation is given back. */
+  async totpSucceeded (email: string): Promise<void> {
+    await this.counters.release([this.keys(email, '').totp])
   }
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 
-/** Ids (token ids, session ids) whose access tokens must be refused from now on, each kept as long as a
- * token naming it could still be valid. In Redis when present, so every hub process sees a revocation at
+/** Ids (session ids, revoked API keys' ids) whose access tokens and event streams must be refused from
+ * now on, each kept as long as a token or an open stream could still rely on it. In Redis when present, so every hub process sees a revocation at
  * once; in memory otherwise (a single process). A Redis failure rejects: the caller fails closed. */
 export interface RevocationList {
   revoke (ids: readonly string[], ttlSeconds: number): Promise<void>

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 
-/** Who opened the stream; `sessionId` is checked against the revocation list while it is open. */
+/** Who opened the stream; `sessionId` (the session, or the API key's id) is checked against the
+ * revocation list while it is open. */
 export interface TicketHolder { userId: string, tenantId: string, role: string, sessionId: string }
 
 /** Single-use tickets that let an EventSource (which cannot send headers) open the SSE stream. */

@@ -74,14 +74,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteDeps> = async (app, 
     }
     const user = await users.findByEmail(email)
     const ok = await verifyPassword(user?.passwordHash ?? null, password)
+    // The attempt was reserved by admit() and already counts as a failure unless given back below.
     if (user === null || !ok || user.disabled) {
-      await closed(guard.failed(email, ip), request)
       await record('failure', user, user === null ? 'unknown account' : user.disabled && ok ? 'disabled' : 'wrong password')
       throw new errors.InvalidCredentials()
     }
     if (await totp.enabled(user.id)) {
       const code = request.body.totp
-      if (code === undefined || code === '') throw new errors.TotpRequired()
+      if (code === undefined || code === '') {
+        await closed(guard.release(email, ip), request)
+        throw new errors.TotpRequired()
+      }
       if (!await closed(guard.totpAllowed(email), request)) {
         await record('denied', user, 'totp rate-limited')
         reply.header('retry-after', '900')
@@ -89,10 +92,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteDeps> = async (app, 
       }
       const check = await totp.check(user.id, code.trim())
       if (check !== 'ok') {
-        await closed(Promise.all([guard.totpFailed(email), guard.failed(email, ip)]), request)
         await record('failure', user, check === 'reused' ? 'totp code reused' : 'wrong totp code')
         throw new errors.InvalidTotp()
       }
+      await closed(guard.totpSucceeded(email), request)
     }
     await closed(guard.succeeded(email, ip), request)
     const session = await sessions.start(user.id)

@@ -26,6 +26,9 @@ export interface EventRouteDeps {
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app, { log, tickets, metrics, streams, revocations }) => {
   app.post('/api/events/ticket', {
     onRequest: app.authenticate,
+    // Every dashboard (re)connect takes a ticket: not a security-relevant action, so not audited one by
+    // one (a refusal still is, by the audit hook).
+    config: { audit: false },
     schema: { tags: ['events'], security: [{ bearer: [] }], response: { 200: Type.Object({ ticket: Type.String(), expiresIn: Type.Integer() }) } }
   }, async (request) => {
     if (!isSameOrigin(request)) throw new errors.CrossOrigin()
@@ -43,6 +46,15 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app
     const holder = tickets.redeem(request.query.ticket)
     if (!isSameOrigin(request)) throw new errors.CrossOrigin()
     if (holder === null) throw new errors.InvalidTicket()
+    // The credential may have been revoked between the ticket and now.
+    let revokedAlready: boolean
+    try {
+      revokedAlready = await revocations.anyRevoked([holder.sessionId])
+    } catch (err) {
+      request.log.error({ err }, 'revocation list unavailable')
+      throw new errors.Unavailable()
+    }
+    if (revokedAlready) throw new errors.InvalidTicket()
     const raw = reply.raw
     reply.hijack()
     raw.writeHead(200, {
@@ -66,8 +78,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app
     }
     const unsubscribe = log.subscribe(send)
     const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS)
-    // Logout, disabling the user or changing its role revokes the session: its stream ends within
-    // REVOCATION_CHECK_MS (and when the list cannot be read, fail closed).
+    // Logout, disabling the user or changing its role revokes the session, and revoking an API key puts
+    // the key on the same list (in Redis when present, so a revocation on any hub process counts): the
+    // stream ends within REVOCATION_CHECK_MS (and when the list cannot be read, fail closed).
     const revocationCheck = setInterval(() => {
       revocations.anyRevoked([holder.sessionId]).then((revoked) => { if (revoked) close() }, () => close())
     }, REVOCATION_CHECK_MS)
