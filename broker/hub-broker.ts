@@ -3,7 +3,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import type { Server as HttpServer, IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import mqttPacket from 'mqtt-packet'
-import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes'
+import { Aedes, type AedesPublishPacket, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes'
 import memoryPersistence from 'aedes-persistence'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import { isAllowedDeviceSubscription, MAX_TOPIC_LEVELS, parseDevicePublishTopic, type DeviceTopic } from '../protocol/topics.ts'
@@ -86,6 +86,9 @@ export class HubBroker {
   private sockets = 0
   private readonly sessions = new WeakMap<Client, Session>()
   private readonly refusals = new WeakMap<Client, ConnectRefusal>()
+  /** Each CONNECT until it is authenticated: its password is then dropped, so the socket's read chunk it
+   * is a slice of is not kept alive for the whole connection (mqtt-packet keeps the packet). */
+  private readonly connects = new WeakMap<Client, ConnectPacket>()
   /** The live client of each device, so a replaced session's disconnect does not mark it offline. */
   private readonly current = new Map<string, Client>()
   private readonly servers: Server[] = []
@@ -112,6 +115,7 @@ export class HubBroker {
         // the refusal is answered from `authenticate`, the hook that can send a CONNACK return code.
         const refused = checkConnect(packet, certificateIdentityOf(client.conn)?.deviceId)
         if (refused !== null) this.refusals.set(client, refused)
+        this.connects.set(client, packet)
         callback(null, true)
       },
       authenticate: (client, username, password, callback) => { this.authenticate(client, username, password, callback) },
@@ -242,6 +246,8 @@ export class HubBroker {
     const authenticated = certificate === null
       ? this.backend.authenticate(client.id, (password as Buffer).toString('utf8'))
       : this.backend.authenticateCertificate(certificate.deviceId, certificate.serial)
+    const connect = this.connects.get(client)
+    if (connect !== undefined) { connect.password = undefined; this.connects.delete(client) }
     authenticated.then((device) => {
       if (device === null && certificate !== null) {
         this.backend.denied(null, 'connect', 'certificate-not-accepted', `client certificate ${certificate.serial} of ${client.id} is revoked or its device is disabled or gone`)

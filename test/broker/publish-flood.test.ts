@@ -44,16 +44,20 @@ t.test('a QoS 0 flood from many devices: the hub survives and keeps serving a we
   t.teardown(() => client.endAsync(true))
   const until = Date.now() + FLOOD_MS
   const flooding = Promise.all(sockets.map(({ socket, topic }) => flood(socket, topic, until)))
+  // The well-behaved device keeps publishing through the flood: every publish is acknowledged, however
+  // long the machine takes (no speed is asserted here; `npm run bench` measures speed).
+  const GOOD = 10
   let acked = 0
-  for (let seq = 1; Date.now() < until; seq++) {
+  for (let seq = 1; seq <= GOOD; seq++) {
     await client.publishAsync(`devices/${good.device.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq }), { qos: 1 })
     acked++
-    await new Promise((resolve) => setTimeout(resolve, 50))
   }
   const sent = (await flooding).reduce((a, b) => a + b, 0)
-  t.ok(sent > 50_000, `the flooders wrote ${sent} publishes`)
-  t.ok(acked >= 10, `the well-behaved device had ${acked} publishes acknowledged during the flood`)
-  t.ok(client.connected, 'and stays connected')
+  t.ok(sent > 10_000, `the flooders wrote ${sent} publishes`)
+  t.equal(acked, GOOD, 'every publish of the well-behaved device was acknowledged during the flood')
+  t.ok(client.connected, 'and it stays connected')
+  const closed = sockets.filter(({ socket }) => socket.destroyed || socket.readableEnded).length
+  t.equal(closed, FLOODERS, 'every flooder was cut off by its publish rate')
   const health = await fetch(hub.httpUrl + '/healthz')
   t.equal(health.status, 200, 'the process is alive and serving HTTP')
 })
