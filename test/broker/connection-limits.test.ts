@@ -4,7 +4,7 @@ import mqttPacket from 'mqtt-packet'
 import t from 'tap'
 import { eventually } from '../helpers/eventually.ts'
 import { connectPacket, RawMqtt } from '../helpers/raw-mqtt.ts'
-import { startTestHub, type TestHub } from '../helpers/test-hub.ts'
+import { startTestHub, throwawayDatabase, type TestHub } from '../helpers/test-hub.ts'
 
 // Limits as environment variables (HUB_CONNECT_RATE_PER_IP, HUB_DEVICE_PUBLISH_RATE/_BURST), the
 // connection gauge (RELIABILITY 62), device lifecycle (55), keepalive 0 and MQTT 3.1.
@@ -185,4 +185,24 @@ t.test('a flood of refused CONNECTs is audited as a digest, not a row each', asy
   const summary = rows.find((r: any) => r.detail?.repeated !== undefined)
   t.equal(summary?.detail.reason, 'bad-credentials', 'the summary names the reason')
   t.ok(summary?.detail.samples.length <= 10, 'with a bounded number of samples')
+})
+
+// Two hubs in this process on one database and one Redis, as two hub processes would be: only the bus
+// (Redis pub/sub) tells the other one.
+t.test('a device deleted or disabled through one hub loses its session on another', { skip: process.env.REDIS_URL === undefined || process.env.DATABASE_URL === undefined ? 'needs DATABASE_URL and REDIS_URL' : false }, async (t) => {
+  const shared = await throwawayDatabase(t)
+  const a = await startTestHub(t, { env: { DATABASE_URL: shared } })
+  const b = await startTestHub(t, { env: { DATABASE_URL: shared } })
+  const token = await a.login()
+  for (const [what, act] of [
+    ['disabled', async (id: string) => await a.api(token, 'PATCH', `/api/devices/${id}`, { disabled: true })],
+    ['deleted', async (id: string) => await a.api(token, 'DELETE', `/api/devices/${id}`)]
+  ] as const) {
+    const { device, credentials } = await a.createDevice(token)
+    const client = await mqtt.connectAsync(b.mqttUrl, { clientId: device.id, username: device.id, password: credentials.password, reconnectPeriod: 0 })
+    const closed = new Promise<void>((resolve) => client.stream.once('close', () => resolve()))
+    await act(device.id)
+    await closed
+    t.pass(`${what} on hub A: the session on hub B ended`)
+  }
 })
