@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import helmet from '@fastify/helmet'
 import fastifyStatic from '@fastify/static'
 import swagger from '@fastify/swagger'
@@ -43,7 +43,11 @@ import type { CampaignService } from './commands/campaign-service.ts'
 import { campaignRoutes } from './routes/campaign-routes.ts'
 import type { EimIdentity } from './eim/eim-identity.ts'
 import { commandRoutes } from './routes/command-routes.ts'
+import type { DeviceCertificates } from './device-ca/device-certificates.ts'
+import { deviceCertificateRoutes } from './routes/device-certificate-routes.ts'
 import { transportSecurity } from './transport-security.ts'
+import { finiteNumbers, schemaPlugin } from './routes/schemas.ts'
+import { errors } from './errors.ts'
 
 export interface AppDeps {
   logger: Logger
@@ -69,6 +73,7 @@ export interface AppDeps {
   commands: CommandService
   campaigns: CampaignService
   eim: EimIdentity
+  deviceCertificates: DeviceCertificates
   /** ES9+ posts per source address and window (default ES9PLUS_RATE_LIMIT_DEFAULT, 60 a minute). */
   es9plusRateLimit?: { max: number, timeWindowMs: number }
   /** HUB_TRUST_PROXY: whose X-Forwarded-* to honour (default: nobody). */
@@ -87,13 +92,22 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: 30_000,
     forceCloseConnections: true,
     trustProxy: deps.trustProxy ?? false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } }
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true }, plugins: [schemaPlugin] },
+    // A URL the router cannot decode (`%ED%A0%80`, `%ZZ`) or with a path parameter over its length.
+    frameworkErrors: (err, _request, reply) => { (reply as FastifyReply).code(err.statusCode ?? 400).send({ error: { code: err.code, message: err.message } }) }
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // Every number a route reads must be finite (see schemaPlugin); new routes get it too.
+  app.addHook('onRoute', (route) => {
+    for (const part of [route.schema?.querystring, route.schema?.params, route.schema?.body]) finiteNumbers(part)
+  })
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const status = err.statusCode ?? 500
     if (err.validation !== undefined) {
-      return reply.code(400).send({ error: { code: 'HUB_ERR_VALIDATION', message: err.message } })
+      // A malformed cursor has its own code, whichever list it was given to.
+      const cursor = err.validationContext === 'querystring' && err.validation.some((v) => v.instancePath === '/cursor')
+      const error = cursor ? new errors.InvalidCursor() : new errors.Validation(err.message)
+      return reply.code(400).send({ error: { code: error.code, message: error.message } })
     }
     if (status === 503 && err.code === 'HUB_ERR_UNAVAILABLE') {
       return reply.code(503).send({ error: { code: err.code, message: err.message } })
@@ -149,6 +163,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
   await app.register(euiccRoutes, { devices: deps.devices, euicc: deps.euicc, trustStore: deps.trustStore, operators: deps.operators, audit: deps.audit })
   await app.register(es9plusRoutes, { notifications: deps.notifications, redis: deps.redis, installationId: await deps.users.setting('installation-id', () => randomUUID()), rateLimit: deps.es9plusRateLimit })
   await app.register(commandRoutes, { commands: deps.commands, devices: deps.devices, eim: deps.eim })
+  await app.register(deviceCertificateRoutes, { devices: deps.devices, certificates: deps.deviceCertificates, audit: deps.audit })
   await app.register(campaignRoutes, { campaigns: deps.campaigns, commands: deps.commands, audit: deps.audit })
   await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams, revocations: identity.revocations })
 
@@ -156,7 +171,7 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     // The build writes .br/.gz beside each asset (served by Accept-Encoding) and keeps the source map private.
     await app.register(fastifyStatic, { root: webRoot, index: ['index.html'], wildcard: false, preCompressed: true, allowedPath: (path) => !path.endsWith('.map') })
   } else {
-    app.get('/', async (_request, reply) => reply.code(503).type('text/plain').send('The dashboard is not built: run `npm run build:web`.'))
+    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(503).type('text/plain').send('The dashboard is not built: run `npm run build:web`.'))
   }
   return app
 }

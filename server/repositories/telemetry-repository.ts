@@ -50,7 +50,7 @@ export class TelemetryRepository {
     if (query.from !== undefined) where.push(gte(telemetry.ts, query.from))
     if (query.to !== undefined) where.push(lte(telemetry.ts, query.to))
     if (query.cursor !== undefined) {
-      const [ts, seq] = decodeCursor(query.cursor, 2)
+      const [ts, seq] = decodeCursor(query.cursor, ['time', 'int'])
       where.push(sql`(${telemetry.ts}, ${telemetry.seq}) > (${ts}::timestamptz, ${Number(seq)}::bigint)`)
     }
     const rows = await this.database.db.select().from(telemetry).where(and(...where))

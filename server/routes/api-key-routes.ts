@@ -4,7 +4,7 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import type { ApiKeyStore, PublicApiKey } from '../auth/api-key-store.ts'
 import { userRoles, type UserRole } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
-import { ErrorBody, secured } from './schemas.ts'
+import { ErrorBody, secured, Text, UuidParams } from './schemas.ts'
 
 const ApiKey = Type.Object({
   id: Type.String(),
@@ -37,7 +37,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore, aud
       tags: ['api-keys'],
       ...secured,
       body: Type.Object({
-        name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }),
+        name: Text(100, { minLength: 1 }),
         role: Type.Unsafe<UserRole>(Type.String({ enum: [...userRoles] }))
       }, { additionalProperties: false }),
       response: { 201: Type.Object({ apiKey: ApiKey, key: Type.String() }) }
@@ -51,7 +51,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore, aud
 
   app.delete('/api/api-keys/:id', {
     config: { audit: false },
-    schema: { tags: ['api-keys'], ...secured, params: Type.Object({ id: Type.String({ format: 'uuid' }) }), response: { 204: Type.Null(), 404: ErrorBody } }
+    schema: { tags: ['api-keys'], ...secured, params: UuidParams, response: { 204: Type.Null(), 404: ErrorBody } }
   }, async (request, reply) => {
     if (!await apiKeys.revoke(request.user.tid, request.params.id)) throw new errors.NotFound('API key')
     await audit.append({ tenantId: request.user.tid, actorType: 'user', actorId: request.user.sub, action: 'api-key.revoke', target: request.params.id, outcome: 'success', ip: request.ip })

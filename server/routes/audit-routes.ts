@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { AuditLog } from '../audit/audit-log.ts'
-import { ErrorBody, secured } from './schemas.ts'
+import { ErrorBody, Limit, RowId, secured, Text } from './schemas.ts'
 
 const AuditItem = Type.Object({
   id: Type.Integer(),
@@ -27,9 +27,9 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditLog }> = async
       tags: ['audit'],
       ...secured,
       querystring: Type.Object({
-        limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
-        before: Type.Optional(Type.Integer({ minimum: 1 })),
-        action: Type.Optional(Type.String({ maxLength: 200 }))
+        limit: Limit(500, 100),
+        before: Type.Optional(RowId),
+        action: Type.Optional(Text(200))
       }, { additionalProperties: false }),
       response: { 200: Type.Object({ items: Type.Array(AuditItem), nextBefore: Type.Union([Type.Integer(), Type.Null()]) }), 400: ErrorBody }
     }

@@ -9,7 +9,7 @@ import { REFRESH_TOKEN_TTL_SECONDS } from '../auth/session-store.ts'
 import type { User as UserRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
 import { toPublicUser, type UserRepository } from '../repositories/user-repository.ts'
-import { ErrorBody, User } from './schemas.ts'
+import { ErrorBody, Text, User } from './schemas.ts'
 
 export const REFRESH_COOKIE = 'hub_refresh'
 const COOKIE_PATH = '/api/auth'
@@ -53,9 +53,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteDeps> = async (app, 
     schema: {
       tags: ['auth'],
       body: Type.Object({
-        email: Type.String({ minLength: 3, maxLength: 320 }),
+        email: Text(320, { minLength: 3 }),
         password: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH }),
-        totp: Type.Optional(Type.String({ maxLength: 16 }))
+        totp: Type.Optional(Text(16))
       }, { additionalProperties: false }),
       response: { 200: TokenResponse, 401: ErrorBody, 429: ErrorBody, 503: ErrorBody }
     }

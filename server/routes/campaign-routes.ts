@@ -7,7 +7,7 @@ import type { CommandService } from '../commands/command-service.ts'
 import { commandStatuses, type CampaignRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
 import { Command, requesterOf, toCommandView } from './command-routes.ts'
-import { ErrorBody, Limit, nullable, secured } from './schemas.ts'
+import { Cursor, ErrorBody, Id, Limit, nullable, secured, Text, UuidParams } from './schemas.ts'
 
 export interface CampaignRouteDeps {
   campaigns: CampaignService
@@ -18,10 +18,10 @@ export interface CampaignRouteDeps {
 const count = Type.Integer()
 
 const Filter = Type.Object({
-  tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 32 })),
-  operator: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  tags: Type.Optional(Type.Array(Text(64, { minLength: 1 }), { minItems: 1, maxItems: 32 })),
+  operator: Type.Optional(Text(64, { minLength: 1 })),
   model: Type.Optional(Type.String({ pattern: '^[0-9]{8}$', description: 'IMEI Type Allocation Code (8 digits)' })),
-  deviceIds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 100_000 }))
+  deviceIds: Type.Optional(Type.Array(Id, { minItems: 1, maxItems: 100_000 }))
 }, { additionalProperties: false, minProperties: 1 })
 
 const Campaign = Type.Object({
@@ -46,10 +46,10 @@ const Campaign = Type.Object({
 })
 
 const CampaignCreate = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Text(200, { minLength: 1 }),
   op: Type.Union(COMMAND_OPS.map((op) => Type.Literal(op))),
   iccid: Type.Optional(Type.String({ pattern: ICCID_PATTERN })),
-  activationCode: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  activationCode: Type.Optional(Text(512, { minLength: 1 })),
   filter: Filter,
   ratePerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, default: 60 })),
   concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 10 })),
@@ -85,7 +85,8 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<CampaignRouteDeps> = asyn
   const { campaigns, audit } = deps
   app.addHook('onRequest', app.authenticate)
   const operators = app.requireRole('admin', 'operator')
-  const idParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
+  // Campaign ids are UUIDs (a uuid column): anything else is a 400.
+  const idParams = UuidParams
 
   app.post('/api/campaigns', {
     onRequest: operators,
@@ -113,7 +114,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<CampaignRouteDeps> = asyn
   })
 
   app.get('/api/campaigns', {
-    schema: { tags: ['campaigns'], ...secured, querystring: Type.Object({ limit: Limit(200, 50), cursor: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(Campaign), nextCursor: nullable(Type.String()) }) } }
+    schema: { tags: ['campaigns'], ...secured, querystring: Type.Object({ limit: Limit(200, 50), cursor: Type.Optional(Cursor) }, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(Campaign), nextCursor: nullable(Type.String()) }) } }
   }, async (request) => {
     const page = await campaigns.list(request.user.tid, request.query.limit, request.query.cursor)
     return { items: page.items.map(toView), nextCursor: page.nextCursor }
@@ -132,7 +133,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<CampaignRouteDeps> = asyn
       tags: ['campaigns'],
       ...secured,
       params: idParams,
-      querystring: Type.Object({ limit: Limit(500, 50), cursor: Type.Optional(Type.String({ maxLength: 200 })), status: Type.Optional(Type.Union(commandStatuses.map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
+      querystring: Type.Object({ limit: Limit(500, 50), cursor: Type.Optional(Cursor), status: Type.Optional(Type.Union(commandStatuses.map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
       response: { 200: Type.Object({ items: Type.Array(Command), nextCursor: nullable(Type.String()) }), 404: ErrorBody }
     }
   }, async (request) => {

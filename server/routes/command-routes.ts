@@ -8,7 +8,7 @@ import { commandEventData, MAX_TTL_SECONDS } from '../commands/command-service.t
 import type { EimIdentity } from '../eim/eim-identity.ts'
 import { errors } from '../errors.ts'
 import type { DeviceRepository } from '../repositories/device-repository.ts'
-import { ErrorBody, Limit, nullable, secured } from './schemas.ts'
+import { Cursor, ErrorBody, IdParams, Limit, nullable, secured, Text } from './schemas.ts'
 
 export interface CommandRouteDeps {
   commands: CommandService
@@ -40,7 +40,7 @@ export const Command = Type.Object({
 export const CommandCreate = Type.Object({
   op: Type.Union(COMMAND_OPS.map((op) => Type.Literal(op))),
   iccid: Type.Optional(Type.String({ pattern: ICCID_PATTERN })),
-  activationCode: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  activationCode: Type.Optional(Text(512, { minLength: 1 })),
   ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TTL_SECONDS }))
 }, { additionalProperties: false })
 
@@ -70,7 +70,7 @@ export const commandRoutes: FastifyPluginAsyncTypebox<CommandRouteDeps> = async 
   app.post('/api/devices/:id/commands', {
     onRequest: operators,
     config: { audit: false },
-    schema: { tags: ['commands'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 64 }) }), body: CommandCreate, response: { 202: Command, 400: ErrorBody, 404: ErrorBody } }
+    schema: { tags: ['commands'], ...secured, params: IdParams, body: CommandCreate, response: { 202: Command, 400: ErrorBody, 404: ErrorBody } }
   }, async (request, reply) => {
     const device = await devices.get(request.user.tid, request.params.id)
     if (device === null) throw new errors.NotFound('Device')
@@ -92,8 +92,8 @@ export const commandRoutes: FastifyPluginAsyncTypebox<CommandRouteDeps> = async 
     schema: {
       tags: ['commands'],
       ...secured,
-      params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-      querystring: Type.Object({ limit: Limit(500, 50), cursor: Type.Optional(Type.String({ maxLength: 200 })), status: Type.Optional(Type.Union(commandStatuses.map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
+      params: IdParams,
+      querystring: Type.Object({ limit: Limit(500, 50), cursor: Type.Optional(Cursor), status: Type.Optional(Type.Union(commandStatuses.map((s) => Type.Literal(s)))) }, { additionalProperties: false }),
       response: { 200: Type.Object({ items: Type.Array(Command), nextCursor: nullable(Type.String()) }), 404: ErrorBody }
     }
   }, async (request) => {
@@ -103,7 +103,7 @@ export const commandRoutes: FastifyPluginAsyncTypebox<CommandRouteDeps> = async 
   })
 
   app.get('/api/commands/:id', {
-    schema: { tags: ['commands'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Command, 404: ErrorBody } }
+    schema: { tags: ['commands'], ...secured, params: IdParams, response: { 200: Command, 404: ErrorBody } }
   }, async (request) => {
     const row = await commands.get(request.user.tid, request.params.id)
     if (row === null) throw new errors.NotFound('Command')
@@ -113,7 +113,7 @@ export const commandRoutes: FastifyPluginAsyncTypebox<CommandRouteDeps> = async 
   app.post('/api/commands/:id/cancel', {
     onRequest: operators,
     config: { audit: false },
-    schema: { tags: ['commands'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Command, 404: ErrorBody, 409: ErrorBody } }
+    schema: { tags: ['commands'], ...secured, params: IdParams, response: { 200: Command, 404: ErrorBody, 409: ErrorBody } }
   }, async (request) => toCommandView(await commands.cancel(request.user.tid, request.params.id, requesterOf(request))))
 
   app.get('/api/eim', {
@@ -124,7 +124,7 @@ export const commandRoutes: FastifyPluginAsyncTypebox<CommandRouteDeps> = async 
     schema: {
       tags: ['commands'],
       ...secured,
-      querystring: Type.Object({ code: Type.String({ minLength: 1, maxLength: 512 }), format: Type.Optional(Type.Union([Type.Literal('png'), Type.Literal('svg')])) }, { additionalProperties: false }),
+      querystring: Type.Object({ code: Text(512, { minLength: 1 }), format: Type.Optional(Type.Union([Type.Literal('png'), Type.Literal('svg')])) }, { additionalProperties: false }),
       response: { 200: Type.Unsafe<Buffer | string>({ type: 'string', description: 'image/png or image/svg+xml' }), 400: ErrorBody }
     }
   }, async (request, reply) => {

@@ -7,7 +7,7 @@ import type { OperatorDirectory } from '../notifications/operator-directory.ts'
 import type { TrustStore } from '../notifications/trust-store.ts'
 import type { DeviceRepository } from '../repositories/device-repository.ts'
 import type { EuiccRepository } from '../repositories/euicc-repository.ts'
-import { ErrorBody, Limit, secured } from './schemas.ts'
+import { Cursor, ErrorBody, Id, IdParams, Limit, parseTimestamp, secured, Text, Timestamp, Uuid } from './schemas.ts'
 
 export interface EuiccRouteDeps {
   devices: DeviceRepository
@@ -61,13 +61,13 @@ const TrustAnchor = Type.Object({
 })
 
 const NotificationFilters = {
-  operation: Type.Optional(Type.String({ maxLength: 32 })),
+  operation: Type.Optional(Text(32)),
   status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('accepted'), Type.Literal('rejected')])),
-  reason: Type.Optional(Type.String({ maxLength: 32 })),
-  from: Type.Optional(Type.String({ format: 'date-time' })),
-  to: Type.Optional(Type.String({ format: 'date-time' })),
+  reason: Type.Optional(Text(32)),
+  from: Type.Optional(Timestamp),
+  to: Type.Optional(Timestamp),
   limit: Limit(1000, 100),
-  cursor: Type.Optional(Type.String({ maxLength: 200 }))
+  cursor: Type.Optional(Cursor)
 }
 type NotificationFilterQuery = Static<ReturnType<typeof Type.Object<typeof NotificationFilters>>>
 
@@ -116,8 +116,8 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
     operation: q.operation,
     status: q.status,
     reason: q.reason,
-    from: q.from === undefined ? undefined : new Date(q.from),
-    to: q.to === undefined ? undefined : new Date(q.to),
+    from: q.from === undefined ? undefined : parseTimestamp(q.from) ?? undefined,
+    to: q.to === undefined ? undefined : parseTimestamp(q.to) ?? undefined,
     limit: q.limit,
     cursor: q.cursor
   })
@@ -133,7 +133,7 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
   })
 
   app.get('/api/devices/:id/notifications', {
-    schema: { tags: ['euicc'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 64 }) }), querystring: Type.Object(NotificationFilters, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(Notification), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 404: ErrorBody } }
+    schema: { tags: ['euicc'], ...secured, params: IdParams, querystring: Type.Object(NotificationFilters, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(Notification), nextCursor: Type.Union([Type.String(), Type.Null()]) }), 404: ErrorBody } }
   }, async (request) => {
     if (await devices.get(request.user.tid, request.params.id) === null) throw new errors.NotFound('Device')
     const page = await euicc.listNotifications(listQuery(request.user.tid, request.query, request.params.id))
@@ -146,7 +146,7 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
     schema: {
       tags: ['euicc'],
       ...secured,
-      params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+      params: IdParams,
       querystring: Type.Object({ includeDeleted: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
       response: { 200: Type.Object({ eid: Type.Union([Type.String(), Type.Null()]), items: Type.Array(Profile) }), 400: ErrorBody, 404: ErrorBody }
     }
@@ -178,7 +178,7 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
       body: Type.Object({
         certificate: Type.String({ minLength: 100, maxLength: 20_000 }),
         /** Platform admins: the tenant the anchor is for (absent: a platform anchor). Others: their own or absent. */
-        tenantId: Type.Optional(Type.String({ format: 'uuid' }))
+        tenantId: Type.Optional(Uuid)
       }, { additionalProperties: false }),
       response: { 201: TrustAnchor, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody }
     }
@@ -210,7 +210,7 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
   app.delete('/api/euicc/trust-anchors/:id', {
     onRequest: admins,
     config: { audit: false },
-    schema: { tags: ['euicc'], ...secured, params: Type.Object({ id: Type.String({ maxLength: 80 }) }), response: { 204: Type.Null(), 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } }
+    schema: { tags: ['euicc'], ...secured, params: Type.Object({ id: Id }), response: { 204: Type.Null(), 403: ErrorBody, 404: ErrorBody, 409: ErrorBody } }
   }, async (request, reply) => {
     const everything = platformAdmin(request)
     // Another tenant's anchor is not visible: 404, as for every other object of another tenant.

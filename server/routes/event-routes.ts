@@ -5,6 +5,7 @@ import type { EventLog, LoggedEvent } from '../events/event-log.ts'
 import type { StreamTickets } from '../events/stream-tickets.ts'
 import type { RevocationList } from '../auth/revocation-list.ts'
 import type { HubMetrics } from '../metrics.ts'
+import { Text } from './schemas.ts'
 
 const HEARTBEAT_MS = 15_000
 const REVOCATION_CHECK_MS = 2_000
@@ -39,7 +40,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app
   app.get('/api/events', {
     schema: {
       tags: ['events'],
-      querystring: Type.Object({ ticket: Type.String({ maxLength: 100 }), lastEventId: Type.Optional(Type.String({ maxLength: 100 })) })
+      querystring: Type.Object({ ticket: Text(100), lastEventId: Type.Optional(Text(100)) })
     }
   }, async (request, reply) => {
     // An EventSource from another site's page is refused even with a valid ticket (it is burnt too).

@@ -2,16 +2,16 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { errors } from '../errors.ts'
 import type { DeviceRepository } from '../repositories/device-repository.ts'
 import type { TelemetryRepository } from '../repositories/telemetry-repository.ts'
-import { ErrorBody, Limit, TelemetryItem } from './schemas.ts'
+import { Cursor, ErrorBody, IdParams, Limit, parseTimestamp, TelemetryItem, Text, Timestamp } from './schemas.ts'
 
 const BUCKETS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
 const DEFAULT_BUCKET_WINDOW_MS = 24 * 3600_000
 
-/** `from`/`to` are ISO 8601 or epoch milliseconds. */
+/** `from`/`to` are ISO 8601 or epoch milliseconds (already checked by the `Timestamp` schema). */
 function parseTime (value: string | undefined, name: string): Date | undefined {
   if (value === undefined) return undefined
-  const date = /^\d+$/.test(value) ? new Date(Number(value)) : new Date(value)
-  if (Number.isNaN(date.getTime())) throw new errors.BadRequest(`${name} must be an ISO 8601 time or epoch milliseconds`)
+  const date = parseTimestamp(value)
+  if (date === null) throw new errors.BadRequest(`${name} must be an ISO 8601 time or epoch milliseconds, years 0001–9999`)
   return date
 }
 
@@ -30,13 +30,13 @@ export const telemetryRoutes: FastifyPluginAsyncTypebox<{ devices: DeviceReposit
     schema: {
       tags: ['telemetry'],
       security: [{ bearer: [] }],
-      params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+      params: IdParams,
       querystring: Type.Object({
-        from: Type.Optional(Type.String({ maxLength: 40 })),
-        to: Type.Optional(Type.String({ maxLength: 40 })),
+        from: Type.Optional(Timestamp),
+        to: Type.Optional(Timestamp),
         limit: Limit(10_000, 1000),
-        cursor: Type.Optional(Type.String({ maxLength: 512 })),
-        bucket: Type.Optional(Type.String({ maxLength: 8 }))
+        cursor: Type.Optional(Cursor),
+        bucket: Type.Optional(Text(8))
       }, { additionalProperties: false }),
       response: {
         200: Type.Object({

@@ -2,7 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { AuditLog } from '../audit/audit-log.ts'
 import { errors } from '../errors.ts'
 import type { UserRepository } from '../repositories/user-repository.ts'
-import { ErrorBody, secured } from './schemas.ts'
+import { ErrorBody, secured, Text } from './schemas.ts'
 
 const Tenant = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String({ format: 'date-time' }) })
 
@@ -23,7 +23,7 @@ export const tenantRoutes: FastifyPluginAsyncTypebox<{ users: UserRepository, au
     schema: {
       tags: ['tenants'],
       ...secured,
-      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' }) }, { additionalProperties: false }),
+      body: Type.Object({ name: Text(200, { minLength: 1 }) }, { additionalProperties: false }),
       response: { 201: Tenant, 409: ErrorBody }
     }
   }, async (request, reply) => {

@@ -7,7 +7,7 @@ import { hashPassword, MAX_PASSWORD_LENGTH } from '../auth/passwords.ts'
 import { userRoles, type User as UserRow, type UserRole } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
 import type { UserRepository } from '../repositories/user-repository.ts'
-import { ErrorBody, secured } from './schemas.ts'
+import { Email, ErrorBody, secured, Uuid, UuidParams } from './schemas.ts'
 
 export interface UserRouteDeps { users: UserRepository, identity: Identity, audit: AuditLog }
 
@@ -22,7 +22,7 @@ const UserItem = Type.Object({
   totpEnabled: Type.Boolean(),
   createdAt: Type.String({ format: 'date-time' })
 })
-const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
+const IdParams = UuidParams
 const noAudit = { audit: false }
 
 const view = (u: UserRow, totpEnabled = false) => ({
@@ -48,7 +48,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRouteDeps> = async (app, 
     schema: {
       tags: ['users'],
       ...secured,
-      querystring: Type.Object({ tenantId: Type.Optional(Type.String({ format: 'uuid' })) }, { additionalProperties: false }),
+      querystring: Type.Object({ tenantId: Type.Optional(Uuid) }, { additionalProperties: false }),
       response: { 200: Type.Object({ items: Type.Array(UserItem) }) }
     }
   }, async (request) => {
@@ -63,10 +63,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRouteDeps> = async (app, 
       tags: ['users'],
       ...secured,
       body: Type.Object({
-        email: Type.String({ minLength: 3, maxLength: 320, pattern: '^[^@\\s]+@[^@\\s]+$' }),
+        email: Email,
         password: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH }),
         role: Role,
-        tenantId: Type.Optional(Type.String({ format: 'uuid' }))
+        tenantId: Type.Optional(Uuid)
       }, { additionalProperties: false }),
       response: { 201: UserItem, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody }
     }
