@@ -33,6 +33,9 @@ export async function startTestHub (t: Teardown, options: HubOptions & { env?: R
     HUB_ADMIN_EMAIL: admin.email,
     HUB_ADMIN_PASSWORD: admin.password,
     HUB_LOG_LEVEL: process.env.HUB_LOG_LEVEL ?? 'silent',
+    // Every test device connects from 127.0.0.1, as a whole fleet behind one NAT would: the per-address
+    // connection rate is off unless a test sets it (test/broker/connection-limits.test.ts does).
+    HUB_CONNECT_RATE_PER_IP: '0',
     ...options.env
   })
   const hub = await startHub(config, { logger: pino({ level: config.logLevel }), ...options })
