@@ -88,7 +88,8 @@ Fleet
       --name-prefix <text>   names of created devices: <prefix>-00001, … (default sim)
 
 Load
-  -R, --connrate <n>         new connections per second, 0 = all at once (default 100)
+  -R, --connrate <n>         new connections per second, 0 = all at once (default 40: under the hub's
+                             HUB_CONNECT_RATE_PER_IP of 50 per address; spread with --source-ips)
   -I, --interval <time>      telemetry period per device; a plain number is ms (default 5s)
   -q, --qos <0|1>            telemetry QoS (default 1; notifications, inventory, results are always QoS 1)
   -d, --duration <time>      stop after this long; a plain number is seconds; 0 = until Ctrl-C (default 0)
@@ -253,7 +254,7 @@ export function parseOptions (argv: readonly string[], env: Record<string, strin
     fleet: v.fleet ?? DEFAULT_FLEET_FILE,
     pki: v.pki ?? DEFAULT_PKI_FILE,
     count,
-    connrate: int('connrate', v.connrate, 100, 0, 1_000_000),
+    connrate: int('connrate', v.connrate, 40, 0, 1_000_000),
     intervalMs: duration('interval', v.interval, 5000, 'ms', 10),
     qos,
     durationMs: duration('duration', v.duration, 0, 's', 0),

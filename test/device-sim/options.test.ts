@@ -21,7 +21,7 @@ t.test('defaults', async (t) => {
     url: undefined,
     apiUrl: undefined,
     count: undefined,
-    connrate: 100,
+    connrate: 40,
     intervalMs: 5000,
     qos: 1,
     durationMs: 0,
