@@ -1,6 +1,7 @@
 import { boolean, index, pgTable, text, uuid } from 'drizzle-orm/pg-core'
 import { bytea, createdAt, timestamptz, updatedAt } from './columns.ts'
 import { tenants } from './tenants.ts'
+import { plans } from './usage.ts'
 
 export const esimAgents = ['lpa', 'ipa'] as const
 
@@ -17,6 +18,8 @@ export const devices = pgTable('devices', {
   secretHash: text().notNull(),
   /** A disabled device may not connect; disabling it ends its open sessions. */
   disabled: boolean().notNull().default(false),
+  /** The data plan whose quota the device's usage counts against (docs/alerts.md). */
+  planId: uuid().references(() => plans.id, { onDelete: 'set null' }),
   lastSeenAt: timestamptz(),
   createdAt: createdAt(),
   updatedAt: updatedAt()
