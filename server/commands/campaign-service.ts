@@ -10,7 +10,8 @@ import { errors } from '../errors.ts'
 import { decodeCursor, encodeCursor } from '../repositories/cursor.ts'
 import type { Tx } from '../repositories/euicc-repository.ts'
 import { resultRows, textArray } from '../db/sql-values.ts'
-import { validateCommand, type CommandService, type Requester } from './command-service.ts'
+import type { CommandService } from './command-service.ts'
+import { TERMINAL, validateCommand, type Requester } from './command-transitions.ts'
 
 export interface CampaignFilter {
   /** Devices carrying every one of these tags. */
@@ -43,28 +44,54 @@ export interface CampaignServiceDeps {
   bus: EventBus
   commands: CommandService
   logger: Logger
-  /** How often running campaigns launch commands (ms). */
+  /** The safety tick (ms, default 5000): how often every running campaign is stepped even if nothing
+   * woke it. Campaigns advance on command ends and on rate timers; this only catches what no event
+   * reports (see the class comment). */
   tickMs?: number
 }
 
 const MAX_TARGETS = 100_000
+/** How long to wait before stepping again a campaign another process was stepping (its lock was held). */
+const LOCK_RETRY_MS = 100
 const emptyProgress = (): Progress => ({ pending: 0, queued: 0, sent: 0, succeeded: 0, failed: 0, expired: 0, cancelled: 0 })
 
 /** Campaigns (docs/operations.md): one operation over a set of devices fixed at creation, each device's
- * command an ordinary command. Every tick, each running campaign launches as many commands as its rate
- * (a token bucket) and its concurrency limit (queued + sent) allow; failures (failed + expired) reaching
- * the threshold pause it. One process steps a campaign at a time (a transaction-scoped advisory lock). */
+ * command an ordinary command. A step launches as many commands as the campaign's rate (a token bucket)
+ * and its concurrency limit (queued + sent) allow; failures (failed + expired) reaching the threshold
+ * pause it; nothing pending and nothing in flight completes it. One process steps a campaign at a time (a
+ * transaction-scoped advisory lock).
+ *
+ * A campaign is stepped when something can change what a step does, not on a poll:
+ * - one of its commands ends: in this process through the command-finished hook, in another through
+ *   `command.updated` (a terminal status) on the bus; both may arrive, wakes of one campaign coalesce;
+ * - its token bucket holds the next token (a timer, set when the rate and not the concurrency limit held
+ *   a launch back);
+ * - it is created or resumed here; its lock was held by another process (retried after LOCK_RETRY_MS).
+ * The slow safety tick (`tickMs`) steps every running campaign for what no event reports: campaigns
+ * left running by a restart, commands that ended while no process listened, a `command.updated` lost by
+ * the at-most-once Redis bus, a campaign resumed on a process that then stopped. Steps run one at a time
+ * in this process; a busy campaign is stepped back to back, never once per command end queued up. */
 export class CampaignService {
   private readonly timer: NodeJS.Timeout
   private readonly buckets = new Map<string, { tokens: number, at: number }>()
   private readonly lastProgress = new Map<string, string>()
-  private ticking: Promise<void> | null = null
+  /** Campaigns to step; `all`: every running one (the safety tick). */
+  private readonly due = new Set<string>()
+  private all = false
+  private stepping: Promise<void> | null = null
+  private readonly timers = new Map<string, NodeJS.Timeout>()
+  private readonly unsubscribe: Array<() => void>
   private closed = false
 
   constructor (private readonly deps: CampaignServiceDeps) {
-    this.timer = setInterval(() => {
-      this.ticking ??= this.tick().catch((err: Error) => deps.logger.error({ err: err.message }, 'campaign tick failed')).finally(() => { this.ticking = null })
-    }, deps.tickMs ?? 250).unref()
+    this.timer = setInterval(() => { this.wakeAll() }, deps.tickMs ?? 5000).unref()
+    this.unsubscribe = [
+      deps.commands.onFinished((row) => { if (row.campaignId !== null) this.wake(row.campaignId) }),
+      deps.bus.subscribe((event) => {
+        if (event.type === 'command.updated' && event.data.campaignId !== null && TERMINAL.has(event.data.status)) this.wake(event.data.campaignId)
+      })
+    ]
+    this.wakeAll() // campaigns left running by a restart go on at once
   }
 
   private get db () { return this.deps.database.db }
@@ -72,7 +99,57 @@ export class CampaignService {
   async close (): Promise<void> {
     this.closed = true
     clearInterval(this.timer)
-    await this.ticking
+    for (const unsubscribe of this.unsubscribe) unsubscribe()
+    for (const timer of this.timers.values()) clearTimeout(timer)
+    this.timers.clear()
+    await this.stepping
+  }
+
+  /** Steps the campaign soon (after the steps already under way in this process). */
+  wake (campaignId: string): void {
+    this.due.add(campaignId)
+    this.run()
+  }
+
+  /** Steps every running campaign soon. */
+  wakeAll (): void {
+    this.all = true
+    this.run()
+  }
+
+  private wakeLater (campaignId: string, ms: number): void {
+    if (this.closed || this.timers.has(campaignId)) return
+    this.timers.set(campaignId, setTimeout(() => { this.timers.delete(campaignId); this.wake(campaignId) }, Math.max(1, ms)).unref())
+  }
+
+  private run (): void {
+    if (this.closed || this.stepping !== null) return
+    this.stepping = this.drain().finally(() => {
+      this.stepping = null
+      if (this.all || this.due.size > 0) this.run()
+    })
+  }
+
+  /** Steps what is due until nothing is; a failed step is logged and waits for the next wake. */
+  private async drain (): Promise<void> {
+    while (!this.closed && (this.all || this.due.size > 0)) {
+      const ids = new Set(this.due)
+      this.due.clear()
+      if (this.all) {
+        this.all = false
+        try {
+          const running = await this.db.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.status, 'running')).orderBy(asc(campaigns.createdAt))
+          for (const r of running) ids.add(r.id)
+        } catch (err) {
+          this.deps.logger.error({ err: (err as Error).message }, 'campaign tick failed')
+        }
+      }
+      for (const id of ids) {
+        if (this.closed) return
+        this.due.delete(id)
+        await this.step(id).catch((err: Error) => this.deps.logger.error({ err: err.message, campaignId: id }, 'campaign step failed'))
+      }
+    }
   }
 
   async create (input: CampaignInput): Promise<{ campaign: CampaignRow, progress: Progress }> {
@@ -103,6 +180,7 @@ export class CampaignService {
     })
     const progress = { ...emptyProgress(), pending: targets.length }
     this.emit(campaign, progress)
+    this.wake(campaign.id)
     return { campaign, progress }
   }
 
@@ -149,7 +227,9 @@ export class CampaignService {
     const current = await this.get(tenantId, id)
     if (current === null) throw new errors.NotFound('Campaign')
     const failures = current.progress.failed + current.progress.expired
-    return await this.transition(tenantId, id, ['paused'], 'running', { pausedReason: null, failureBaseline: failures })
+    const resumed = await this.transition(tenantId, id, ['paused'], 'running', { pausedReason: null, failureBaseline: failures })
+    this.wake(id)
+    return resumed
   }
 
   /** Cancels a campaign: no further command is launched, and its queued commands are cancelled. */
@@ -184,16 +264,6 @@ export class CampaignService {
     return progress
   }
 
-  /** Steps every running campaign once. */
-  async tick (): Promise<void> {
-    if (this.closed) return
-    const running = await this.db.select().from(campaigns).where(eq(campaigns.status, 'running')).orderBy(asc(campaigns.createdAt))
-    for (const campaign of running) {
-      if (this.closed) return
-      await this.step(campaign)
-    }
-  }
-
   private tokens (campaign: CampaignRow): number {
     const now = Date.now()
     const cap = Math.max(1, campaign.ratePerMinute / 60)
@@ -204,27 +274,33 @@ export class CampaignService {
     return bucket.tokens
   }
 
-  private async step (campaign: CampaignRow): Promise<void> {
-    const requester: Requester = { type: 'campaign', id: campaign.id }
+  /** Steps one campaign: pause at the failure threshold, complete, or launch what rate and concurrency
+   * allow (and set the rate timer when the rate held launches back). */
+  private async step (campaignId: string): Promise<void> {
+    const requester: Requester = { type: 'campaign', id: campaignId }
     const outcome = await this.db.transaction(async (tx) => {
-      const result = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(hashtext(${campaign.id})) as locked`)
+      const result = await tx.execute<{ locked: boolean }>(sql`select pg_try_advisory_xact_lock(hashtext(${campaignId})) as locked`)
       const [lock] = resultRows<{ locked: boolean }>(result)
-      if (lock?.locked !== true) return null
-      const [fresh] = await tx.select().from(campaigns).where(and(eq(campaigns.id, campaign.id), eq(campaigns.status, 'running')))
+      if (lock?.locked !== true) return 'busy' as const
+      const [fresh] = await tx.select().from(campaigns).where(and(eq(campaigns.id, campaignId), eq(campaigns.status, 'running')))
       if (fresh === undefined) return null
       const progress = await this.progress(tx, fresh.id)
       const failures = progress.failed + progress.expired - fresh.failureBaseline
       if (failures >= fresh.failureThreshold) {
         const [paused] = await tx.update(campaigns).set({ status: 'paused', pausedReason: `failure threshold reached: ${failures} failed (threshold ${fresh.failureThreshold})`, updatedAt: new Date() }).where(eq(campaigns.id, fresh.id)).returning()
-        return { campaign: paused, progress, launched: [] }
+        return { campaign: paused, progress, launched: [], nextTokenMs: null }
       }
       const inFlight = progress.queued + progress.sent
       if (progress.pending === 0 && inFlight === 0) {
         const [completed] = await tx.update(campaigns).set({ status: 'completed', finishedAt: new Date(), updatedAt: new Date() }).where(eq(campaigns.id, fresh.id)).returning()
-        return { campaign: completed, progress, launched: [] }
+        return { campaign: completed, progress, launched: [], nextTokenMs: null }
       }
-      const budget = Math.min(fresh.concurrency - inFlight, Math.floor(this.tokens(fresh)), progress.pending)
-      if (budget <= 0) return { campaign: fresh, progress, launched: [] }
+      const room = Math.min(fresh.concurrency - inFlight, progress.pending)
+      const tokens = this.tokens(fresh)
+      // Held back by the rate, not by concurrency: step again when the bucket holds the next token.
+      const nextTokenMs = room > Math.floor(tokens) ? Math.ceil((1 - (tokens - Math.floor(tokens))) * 60_000 / fresh.ratePerMinute) : null
+      const budget = Math.min(room, Math.floor(tokens))
+      if (budget <= 0) return { campaign: fresh, progress, launched: [], nextTokenMs }
       const targets = await tx.select({ deviceId: campaignTargets.deviceId }).from(campaignTargets)
         .where(and(eq(campaignTargets.campaignId, fresh.id), isNull(campaignTargets.commandId)))
         .orderBy(asc(campaignTargets.position)).limit(budget)
@@ -238,9 +314,14 @@ export class CampaignService {
       if (bucket !== undefined) bucket.tokens -= launched.length
       progress.pending -= launched.length
       progress.queued += launched.length
-      return { campaign: fresh, progress, launched }
+      return { campaign: fresh, progress, launched, nextTokenMs }
     })
+    if (outcome === 'busy') {
+      this.wakeLater(campaignId, LOCK_RETRY_MS)
+      return
+    }
     if (outcome === null) return
+    if (outcome.nextTokenMs !== null) this.wakeLater(campaignId, outcome.nextTokenMs)
     await this.deps.commands.announce(outcome.launched, requester)
     this.emit(outcome.campaign, outcome.progress)
     if (outcome.campaign.status !== 'running') this.buckets.delete(outcome.campaign.id)

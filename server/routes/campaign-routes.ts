@@ -2,7 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { COMMAND_OPS, ICCID_PATTERN } from '../../protocol/commands.ts'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { CampaignService, Progress } from '../commands/campaign-service.ts'
-import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS } from '../commands/command-service.ts'
+import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS } from '../commands/command-transitions.ts'
 import type { CommandService } from '../commands/command-service.ts'
 import { commandStatuses, type CampaignRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'

@@ -15,7 +15,8 @@ async function waitCampaign (hub: TestHub, token: string, id: string, done: (c: 
 }
 
 t.test('a campaign over 200 devices: concurrency, failure threshold, pause, resume, cancel', async (t) => {
-  const hub = await startTestHub(t, { commands: { sweepMs: 200, campaignTickMs: 40 } })
+  // The safety tick never fires during these tests: campaigns advance on command ends and rate timers.
+  const hub = await startTestHub(t, { commands: { sweepMs: 200, campaignTickMs: 3_600_000 } })
   const token = await hub.login()
   const fleet: TestDevice[] = []
   let inFlight = 0
@@ -92,7 +93,7 @@ t.test('a campaign over 200 devices: concurrency, failure threshold, pause, resu
 })
 
 t.test('campaign filters: operator, model (IMEI TAC), tags combined; the campaign\'s commands', async (t) => {
-  const hub = await startTestHub(t, { commands: { campaignTickMs: 40 } })
+  const hub = await startTestHub(t, { commands: { campaignTickMs: 3_600_000 } })
   const token = await hub.login()
   const a = await lpaDevice(hub, token, { tags: ['site-a'] })
   const b = await lpaDevice(hub, token, { tags: ['site-a'] })
