@@ -11,12 +11,12 @@
 // ESIM.md). Errors: A1 { 30 { 80, 81, 82?, 02 euiccPackageErrorCode }, 5F37 } and A2 { 80 eimId, 82? }.
 import { verify } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { DerCursor, DerDecodeError, decodeDer, tlvBytes } from '../server/euicc/der-reader.ts'
-import type { DerNode } from '../server/euicc/der-reader.ts'
-import { concat, integer, octetString, sequence, tlv, utf8String } from '../server/euicc/der-writer.ts'
-import { readOctets, readUnsigned, readUtf8 } from '../server/euicc/der-values.ts'
-import { decodeEid } from '../server/euicc/eid.ts'
-import { decodeIccid, encodeIccid } from '../server/euicc/iccid.ts'
+import { DerCursor, DerDecodeError, decodeDer, tlvBytes } from '../esim/der-reader.ts'
+import type { DerNode } from '../esim/der-reader.ts'
+import { concat, integer, octetString, sequence, tlv, utf8String } from '../esim/der-writer.ts'
+import { readOctets, readUnsigned, readUtf8 } from '../esim/der-values.ts'
+import { decodeEid } from '../esim/eid.ts'
+import { decodeIccid, encodeIccid } from '../esim/iccid.ts'
 import type { EuiccModel, OperationOutcome, PendingNotification } from './euicc-model.ts'
 import { ResultCode } from './euicc-model.ts'
 

@@ -4,8 +4,8 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { isValidEid } from '../server/euicc/eid.ts'
-import { isValidIccid } from '../server/euicc/iccid.ts'
+import { isValidEid } from '../esim/eid.ts'
+import { isValidIccid } from '../esim/iccid.ts'
 import type { SimProfile } from './identity.ts'
 import { readJsonFile, writeSecretFile } from './secret-file.ts'
 

@@ -1,7 +1,7 @@
 // What makes a simulated device a believable cellular modem with an eUICC: an IMEI and an EID with valid
 // check digits, and one to three operator profiles with valid ICCIDs (Luhn), the first one enabled.
-import { eidForPrefix, EID_DIGITS } from '../server/euicc/eid.ts'
-import { iccidForPrefix, luhnCheckDigit } from '../server/euicc/iccid.ts'
+import { eidForPrefix, EID_DIGITS } from '../esim/eid.ts'
+import { iccidForPrefix, luhnCheckDigit } from '../esim/iccid.ts'
 import type { Carrier } from './carriers.ts'
 import type { Random } from './random.ts'
 

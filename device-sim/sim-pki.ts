@@ -1,12 +1,12 @@
-// The simulator's eUICC PKI: a test CI and EUM (server/euicc/test-pki.ts), kept in a JSON file with their
+// The simulator's eUICC PKI: a test CI and EUM (esim/test-pki.ts), kept in a JSON file with their
 // private keys so every run issues eUICC certificates under the same CI, the one a hub is told to trust.
 import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { createTestCi, issueEuiccCertificate, issueEumCertificate } from '../server/euicc/test-pki.ts'
-import type { TestCurve, TestIdentity } from '../server/euicc/test-pki.ts'
-import { keyIdentifier } from '../server/euicc/x509-builder.ts'
-import type { NameInput } from '../server/euicc/x509-builder.ts'
+import { createTestCi, issueEuiccCertificate, issueEumCertificate } from '../esim/test-pki.ts'
+import type { TestCurve, TestIdentity } from '../esim/test-pki.ts'
+import { keyIdentifier } from '../esim/x509-builder.ts'
+import type { NameInput } from '../esim/x509-builder.ts'
 import { readJsonFile, writeSecretFile } from './secret-file.ts'
 
 export interface SimPki {

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto'
 import { parseCommandResult, type CommandResultMessage } from '../../protocol/commands.ts'
 import type { CommandRow } from '../db/schema/index.ts'
-import { decodeEuiccPackageResult, PACKAGE_ERROR, verifyPackageResultSignature, type ListedProfile } from '../eim/euicc-package.ts'
+import { decodeEuiccPackageResult, PACKAGE_ERROR, verifyPackageResultSignature, type ListedProfile } from '../../esim/euicc-package.ts'
 import type { Ending } from './command-transitions.ts'
 
 /** The hub's reading of a device's answer: how the command ends, and for a succeeded `listProfiles` the

@@ -4,7 +4,7 @@ import { OPS_WITH_ICCID, parseActivationCode, type CommandOp, type CommandResult
 import type { AuditActorType } from '../audit/audit-log.ts'
 import type { Database, Db } from '../db/database.ts'
 import { commands, devices, eimCounters, euiccCertificates, type CommandRow, type CommandStatus } from '../db/schema/index.ts'
-import { MAX_COUNTER_VALUE, PSMO_TAG } from '../eim/euicc-package.ts'
+import { MAX_COUNTER_VALUE, PSMO_TAG } from '../../esim/euicc-package.ts'
 import { errors } from '../errors.ts'
 import { decodeCursor, encodeCursor } from '../repositories/cursor.ts'
 import type { Tx } from '../repositories/euicc-repository.ts'

@@ -5,8 +5,8 @@
 // and attributes are ignored: the certificate names the device the request was posted for.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 import forge from 'node-forge'
-import { DerCursor, DerDecodeError, decodeDer, tlvBytes } from '../euicc/der-reader.ts'
-import { readBitString, readInteger, readOid } from '../euicc/der-values.ts'
+import { DerCursor, DerDecodeError, decodeDer, tlvBytes } from '../../esim/der-reader.ts'
+import { readBitString, readInteger, readOid } from '../../esim/der-values.ts'
 import type { DeviceKeyType } from './device-ca.ts'
 
 /** Largest CSR accepted, as PEM text (an RSA-2048 request is ~1 KB). */

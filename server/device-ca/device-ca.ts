@@ -5,9 +5,9 @@
 // with the project's DER writer and signed by node:crypto, whatever the device's key type: the
 // signature is always the CA's ECDSA-SHA256.
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
-import { oid, sequence } from '../euicc/der-writer.ts'
-import { OID, readCertificateFields } from '../euicc/certificate-fields.ts'
-import { buildCertificate, extensions, keyIdentifier, type NameInput } from '../euicc/x509-builder.ts'
+import { oid, sequence } from '../../esim/der-writer.ts'
+import { OID, readCertificateFields } from '../../esim/certificate-fields.ts'
+import { buildCertificate, extensions, keyIdentifier, type NameInput } from '../../esim/x509-builder.ts'
 
 export const DEVICE_CA_SETTING = 'device-ca'
 

@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto'
-import { verifyEuiccChain } from '../euicc/certificate-chain.ts'
-import { readCertificateFields, nameAttribute, OID } from '../euicc/certificate-fields.ts'
+import { verifyEuiccChain } from '../../esim/certificate-chain.ts'
+import { readCertificateFields, nameAttribute, OID } from '../../esim/certificate-fields.ts'
 import { parseCertificates } from './trust-store.ts'
 
 /** A registered certificate the hub refuses; `reason` is one of the verifier's (`untrusted-ci`,

@@ -1,5 +1,5 @@
-import { eidForPrefix } from '../../server/euicc/eid.ts'
-import { issueEuiccCertificate, type TestPki } from '../../server/euicc/test-pki.ts'
+import { eidForPrefix } from '../../esim/eid.ts'
+import { issueEuiccCertificate, type TestPki } from '../../esim/test-pki.ts'
 import { toPem } from '../helpers/euicc-fixtures.ts'
 import type { TestHub } from '../helpers/test-hub.ts'
 import { TestDevice, type Profile } from './test-device.ts'

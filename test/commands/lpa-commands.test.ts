@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
-import { createTestPki } from '../../server/euicc/test-pki.ts'
+import { createTestPki } from '../../esim/test-pki.ts'
 import { euiccOf, notificationMessage, toPem, trustDir } from '../helpers/euicc-fixtures.ts'
 import { SseClient } from '../helpers/sse-client.ts'
 import { startTestHub } from '../helpers/test-hub.ts'

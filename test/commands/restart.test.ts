@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { createTestPki } from '../../server/euicc/test-pki.ts'
+import { createTestPki } from '../../esim/test-pki.ts'
 import { startTestHub, throwawayDatabase } from '../helpers/test-hub.ts'
 import { command, ICCID_A, ICCID_B, ipaDevice, lpaDevice, waitCommand } from './helpers.ts'
 

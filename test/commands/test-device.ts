@@ -3,11 +3,11 @@
 // key, EID, counter strictly increasing and ≤ 0x7FFFFF) and signs its results with its own key.
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
 import mqtt, { type MqttClient } from 'mqtt'
-import { DerCursor, decodeDer, tlvBytes } from '../../server/euicc/der-reader.ts'
-import { readOctets, readUnsigned, readUtf8 } from '../../server/euicc/der-values.ts'
-import { concat, integer, octetString, sequence, tlv, utf8String } from '../../server/euicc/der-writer.ts'
-import { decodeEid } from '../../server/euicc/eid.ts'
-import { decodeIccid, encodeIccid } from '../../server/euicc/iccid.ts'
+import { DerCursor, decodeDer, tlvBytes } from '../../esim/der-reader.ts'
+import { readOctets, readUnsigned, readUtf8 } from '../../esim/der-values.ts'
+import { concat, integer, octetString, sequence, tlv, utf8String } from '../../esim/der-writer.ts'
+import { decodeEid } from '../../esim/eid.ts'
+import { decodeIccid, encodeIccid } from '../../esim/iccid.ts'
 
 const TOKEN = Uint8Array.of(0x84, 0x01, 0x00)
 

@@ -2,8 +2,8 @@
 // notifications kept until acknowledged (and resent on reconnection), acknowledgement handling, offline
 // buffering and reconnection with backoff, refused credentials.
 import t from 'tap'
-import { verifyNotification } from '../../server/euicc/notification-verifier.ts'
-import { decodePendingNotification } from '../../server/euicc/pending-notification.ts'
+import { verifyNotification } from '../../esim/notification-verifier.ts'
+import { decodePendingNotification } from '../../esim/pending-notification.ts'
 import { topics } from '../../protocol/topics.ts'
 import { SimEngine } from '../../device-sim/engine.ts'
 import type { EngineOptions } from '../../device-sim/engine.ts'

@@ -2,8 +2,8 @@
 // the hub stores, notifications the hub's verifier accepts, acknowledgements, faults and worker processes.
 import { join } from 'node:path'
 import t from 'tap'
-import { decodePendingNotification } from '../../server/euicc/pending-notification.ts'
-import { verifyNotification } from '../../server/euicc/notification-verifier.ts'
+import { decodePendingNotification } from '../../esim/pending-notification.ts'
+import { verifyNotification } from '../../esim/notification-verifier.ts'
 import { parseTelemetry } from '../../protocol/telemetry.ts'
 import { topics } from '../../protocol/topics.ts'
 import { runCli } from '../../device-sim/commands.ts'

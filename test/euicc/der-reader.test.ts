@@ -1,9 +1,9 @@
 import t from 'tap'
-import { DerCursor, DerDecodeError, decodeDer, expectTag, formatTag, tlvBytes, valueBytes } from '../../server/euicc/der-reader.ts'
+import { DerCursor, DerDecodeError, decodeDer, expectTag, formatTag, tlvBytes, valueBytes } from '../../esim/der-reader.ts'
 import {
   bitIsSet, readBitString, readBoolean, readInteger, readOid, readString, readTime, readUnsigned, readUtf8, setBits
-} from '../../server/euicc/der-values.ts'
-import { bitString, encodeLength, encodeTag, integer, namedBits, oid, time, tlv } from '../../server/euicc/der-writer.ts'
+} from '../../esim/der-values.ts'
+import { bitString, encodeLength, encodeTag, integer, namedBits, oid, time, tlv } from '../../esim/der-writer.ts'
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s/g, ''), 'hex'))
 

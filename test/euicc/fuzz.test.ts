@@ -2,13 +2,13 @@
 // DerDecodeError and nothing else; the verifier and chain check never throw.
 import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
-import { DerDecodeError, decodeDer } from '../../server/euicc/der-reader.ts'
-import { decodePendingNotification } from '../../server/euicc/pending-notification.ts'
-import { readCertificateFields } from '../../server/euicc/certificate-fields.ts'
-import { verifyNotification } from '../../server/euicc/notification-verifier.ts'
-import { verifyEuiccChain } from '../../server/euicc/certificate-chain.ts'
-import { encodeInstallationResult, encodeOtherSignedNotification } from '../../server/euicc/notification-encoder.ts'
-import { createTestPki } from '../../server/euicc/test-pki.ts'
+import { DerDecodeError, decodeDer } from '../../esim/der-reader.ts'
+import { decodePendingNotification } from '../../esim/pending-notification.ts'
+import { readCertificateFields } from '../../esim/certificate-fields.ts'
+import { verifyNotification } from '../../esim/notification-verifier.ts'
+import { verifyEuiccChain } from '../../esim/certificate-chain.ts'
+import { encodeInstallationResult, encodeOtherSignedNotification } from '../../esim/notification-encoder.ts'
+import { createTestPki } from '../../esim/test-pki.ts'
 
 const BUDGET_MS = 3000
 const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000)

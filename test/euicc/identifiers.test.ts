@@ -1,8 +1,8 @@
 import t from 'tap'
-import { decodeEid, eidCheckDigits, eidForPrefix, eidProblem, encodeEid, isValidEid } from '../../server/euicc/eid.ts'
+import { decodeEid, eidCheckDigits, eidForPrefix, eidProblem, encodeEid, isValidEid } from '../../esim/eid.ts'
 import {
   decodeIccid, encodeIccid, iccidForPrefix, isValidIccid, luhnCheckDigit, luhnValid
-} from '../../server/euicc/iccid.ts'
+} from '../../esim/iccid.ts'
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s/g, ''), 'hex'))
 

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
-import { decodePendingNotification, NOTIFICATION_OPERATIONS } from '../../server/euicc/pending-notification.ts'
+import { decodePendingNotification, NOTIFICATION_OPERATIONS } from '../../esim/pending-notification.ts'
 import {
   encodeInstallationResult, encodeNotificationMetadata, encodeOtherSignedNotification
-} from '../../server/euicc/notification-encoder.ts'
-import { integer, octetString, oid, sequence, tlv, utf8String } from '../../server/euicc/der-writer.ts'
-import { generateTestKeyPair } from '../../server/euicc/test-pki.ts'
+} from '../../esim/notification-encoder.ts'
+import { integer, octetString, oid, sequence, tlv, utf8String } from '../../esim/der-writer.ts'
+import { generateTestKeyPair } from '../../esim/test-pki.ts'
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s/g, ''), 'hex'))
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')

@@ -1,11 +1,11 @@
 // Verification cases shared by the SGP.26 test (files from ../shared) and the generated-PKI test.
 import type { KeyObject } from 'node:crypto'
 import type { Test } from 'tap'
-import { NOTIFICATION_OPERATIONS } from '../../server/euicc/pending-notification.ts'
-import { encodeInstallationResult, encodeOtherSignedNotification } from '../../server/euicc/notification-encoder.ts'
-import { verifyNotification } from '../../server/euicc/notification-verifier.ts'
-import type { VerifyContext } from '../../server/euicc/notification-verifier.ts'
-import type { TrustAnchor } from '../../server/euicc/certificate-chain.ts'
+import { NOTIFICATION_OPERATIONS } from '../../esim/pending-notification.ts'
+import { encodeInstallationResult, encodeOtherSignedNotification } from '../../esim/notification-encoder.ts'
+import { verifyNotification } from '../../esim/notification-verifier.ts'
+import type { VerifyContext } from '../../esim/notification-verifier.ts'
+import type { TrustAnchor } from '../../esim/certificate-chain.ts'
 
 export interface Material {
   trustAnchors: TrustAnchor[]

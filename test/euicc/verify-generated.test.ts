@@ -1,7 +1,7 @@
 import t from 'tap'
-import { createTestCi, createTestPki, generateTestKeyPair, issueEuiccCertificate } from '../../server/euicc/test-pki.ts'
-import type { TestCurve } from '../../server/euicc/test-pki.ts'
-import { eidForPrefix } from '../../server/euicc/eid.ts'
+import { createTestCi, createTestPki, generateTestKeyPair, issueEuiccCertificate } from '../../esim/test-pki.ts'
+import type { TestCurve } from '../../esim/test-pki.ts'
+import { eidForPrefix } from '../../esim/eid.ts'
 import { coreCases } from './verify-cases.ts'
 
 for (const curve of ['P-256', 'brainpoolP256r1'] as TestCurve[]) {

@@ -2,12 +2,12 @@
 import t from 'tap'
 import { createPrivateKey, verify, X509Certificate } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { verifyNotification } from '../../server/euicc/notification-verifier.ts'
-import { decodePendingNotification } from '../../server/euicc/pending-notification.ts'
-import { issueEuiccCertificate } from '../../server/euicc/test-pki.ts'
-import type { TestIdentity } from '../../server/euicc/test-pki.ts'
-import { readCertificateFields } from '../../server/euicc/certificate-fields.ts'
-import { subjectKeyIdentifier } from '../../server/euicc/certificate-extensions.ts'
+import { verifyNotification } from '../../esim/notification-verifier.ts'
+import { decodePendingNotification } from '../../esim/pending-notification.ts'
+import { issueEuiccCertificate } from '../../esim/test-pki.ts'
+import type { TestIdentity } from '../../esim/test-pki.ts'
+import { readCertificateFields } from '../../esim/certificate-fields.ts'
+import { subjectKeyIdentifier } from '../../esim/certificate-extensions.ts'
 import { coreCases, notification } from './verify-cases.ts'
 
 const shared = new URL('../../../shared/testdata/', import.meta.url)

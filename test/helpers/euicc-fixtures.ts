@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { MqttClient } from 'mqtt'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { encodeInstallationResult, encodeOtherSignedNotification } from '../../server/euicc/notification-encoder.ts'
-import type { NotificationOperation } from '../../server/euicc/pending-notification.ts'
-import type { TestPki } from '../../server/euicc/test-pki.ts'
+import { encodeInstallationResult, encodeOtherSignedNotification } from '../../esim/notification-encoder.ts'
+import type { NotificationOperation } from '../../esim/pending-notification.ts'
+import type { TestPki } from '../../esim/test-pki.ts'
 
 interface Teardown { teardown (fn: () => unknown): void }
 

@@ -1,9 +1,9 @@
 import t from 'tap'
 import mqtt from 'mqtt'
 import { sql } from 'drizzle-orm'
-import { eidForPrefix } from '../../server/euicc/eid.ts'
-import { iccidForPrefix } from '../../server/euicc/iccid.ts'
-import { createTestCi, createTestPki, issueEuiccCertificate, issueEumCertificate, type TestPki } from '../../server/euicc/test-pki.ts'
+import { eidForPrefix } from '../../esim/eid.ts'
+import { iccidForPrefix } from '../../esim/iccid.ts'
+import { createTestCi, createTestPki, issueEuiccCertificate, issueEumCertificate, type TestPki } from '../../esim/test-pki.ts'
 import { euiccOf, notificationMessage, sendNotification, toPem, trustDir } from '../helpers/euicc-fixtures.ts'
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts'
 

@@ -1,8 +1,8 @@
 // The device view carries each device's newest notification and its accepted/rejected counts.
 import t from 'tap'
 import mqtt, { type MqttClient } from 'mqtt'
-import { createTestPki } from '../../server/euicc/test-pki.ts'
-import { iccidForPrefix } from '../../server/euicc/iccid.ts'
+import { createTestPki } from '../../esim/test-pki.ts'
+import { iccidForPrefix } from '../../esim/iccid.ts'
 import { euiccOf, notificationMessage, sendNotification, trustDir } from '../helpers/euicc-fixtures.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { createTestPki } from '../../server/euicc/test-pki.ts'
-import { iccidForPrefix } from '../../server/euicc/iccid.ts'
+import { createTestPki } from '../../esim/test-pki.ts'
+import { iccidForPrefix } from '../../esim/iccid.ts'
 import { euiccOf, toPem, trustDir } from '../helpers/euicc-fixtures.ts'
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts'
 

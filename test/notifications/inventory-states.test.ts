@@ -1,6 +1,6 @@
 import t from 'tap'
 import mqtt from 'mqtt'
-import { eidForPrefix } from '../../server/euicc/eid.ts'
+import { eidForPrefix } from '../../esim/eid.ts'
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts'
 import { command, ICCID_A, ICCID_B, lpaDevice, waitCommand } from '../commands/helpers.ts'
 

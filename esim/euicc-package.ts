@@ -8,12 +8,12 @@
 //   | A2 { 80 eimId?, 82 eimTransactionId? }                                             (unsigned error) }
 // with the eUICC signature over the data TLV as received followed by `84 01 00`.
 import { sign, verify, type KeyObject } from 'node:crypto'
-import type { CommandOp } from '../../protocol/commands.ts'
-import { DerCursor, DerDecodeError, decodeDer, tlvBytes, type DerNode } from '../euicc/der-reader.ts'
-import { readOctets, readUnsigned, readUtf8 } from '../euicc/der-values.ts'
-import { concat, integer, octetString, sequence, tlv, utf8String } from '../euicc/der-writer.ts'
-import { encodeEid } from '../euicc/eid.ts'
-import { decodeIccid, encodeIccid } from '../euicc/iccid.ts'
+import type { CommandOp } from '../protocol/commands.ts'
+import { DerCursor, DerDecodeError, decodeDer, tlvBytes, type DerNode } from './der-reader.ts'
+import { readOctets, readUnsigned, readUtf8 } from './der-values.ts'
+import { concat, integer, octetString, sequence, tlv, utf8String } from './der-writer.ts'
+import { encodeEid } from './eid.ts'
+import { decodeIccid, encodeIccid } from './iccid.ts'
 
 export const NO_ASSOCIATION_TOKEN = Uint8Array.of(0x84, 0x01, 0x00)
 export const MAX_COUNTER_VALUE = 0x7fffff
