@@ -20,12 +20,15 @@ export const devices = pgTable('devices', {
   disabled: boolean().notNull().default(false),
   /** The data plan whose quota the device's usage counts against (docs/alerts.md). */
   planId: uuid().references(() => plans.id, { onDelete: 'set null' }),
+  /** The field site the device is at: a gateway of that site (and of the tenant) may act for it. */
+  site: text(),
   lastSeenAt: timestamptz(),
   createdAt: createdAt(),
   updatedAt: updatedAt()
 }, (table) => [
   index().on(table.tenantId, table.createdAt, table.id),
-  index('devices_tags_idx').using('gin', table.tags)
+  index('devices_tags_idx').using('gin', table.tags),
+  index().on(table.tenantId, table.site)
 ])
 
 /** Client certificates the hub's device CA issued (subject CN = device id). A revoked one is refused at
