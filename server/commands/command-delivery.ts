@@ -4,7 +4,7 @@ import { topics } from '../../protocol/topics.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import type { CommandRow } from '../db/schema/index.ts'
 import type { EimIdentity } from '../eim/eim-identity.ts'
-import { encodeEuiccPackageRequest } from '../../esim/euicc-package.ts'
+import { encodeEuiccPackageRequest, psmoOfCommand } from '../../esim/euicc-package.ts'
 import type { HubMetrics } from '../metrics.ts'
 import type { CommandEvents } from './command-events.ts'
 import type { CommandTransitions, PackageSigner } from './command-transitions.ts'
@@ -40,7 +40,7 @@ export class CommandDelivery {
 
   constructor (private readonly deps: CommandDeliveryDeps) {
     const { eimId, privateKey } = deps.eim
-    this.sign = (row, eid, counterValue, eimTransactionId) => encodeEuiccPackageRequest({ eimId, eid, counterValue, eimTransactionId, op: row.op, iccid: row.iccid, privateKey })
+    this.sign = (row, eid, counterValue, eimTransactionId) => encodeEuiccPackageRequest({ eimId, eid, counterValue, eimTransactionId, psmos: [psmoOfCommand(row.op, row.iccid)], privateKey })
     this.unsubscribe = [
       // A command created on another process for a device connected here: deliver it from here.
       deps.bus.subscribe((event) => {
