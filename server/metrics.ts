@@ -26,7 +26,11 @@ export function createMetrics () {
     notificationsUnbound: new Counter({ name: 'hub_notifications_unbound_rejected_total', help: 'ES9+ notifications rejected that no device holds the EID of (counted, not stored), by reason', labelNames: ['reason'], registers: r }),
     sseClients: new Gauge({ name: 'hub_sse_clients', help: 'Open SSE streams', registers: r }),
     commands: new Counter({ name: 'hub_commands_total', help: 'Remote profile operations that ended, by op, status and error code', labelNames: ['op', 'status', 'code'], registers: r }),
-    commandDeliveries: new Counter({ name: 'hub_command_deliveries_total', help: 'Command publishes to devices (resends included)', registers: r })
+    commandDeliveries: new Counter({ name: 'hub_command_deliveries_total', help: 'Command publishes to devices (resends included)', registers: r }),
+    alertsRaised: new Counter({ name: 'hub_alerts_raised_total', help: 'Alerts raised, by severity', labelNames: ['severity'], registers: r }),
+    alertsAcknowledged: new Counter({ name: 'hub_alerts_acknowledged_total', help: 'Alerts acknowledged, by severity', labelNames: ['severity'], registers: r }),
+    alertsResolved: new Counter({ name: 'hub_alerts_resolved_total', help: 'Alerts resolved, by severity', labelNames: ['severity'], registers: r }),
+    webhookAttempts: new Counter({ name: 'hub_webhook_attempts_total', help: 'Webhook delivery attempts, by outcome (delivered, retry, failed)', labelNames: ['outcome'], registers: r })
   }
 }
 

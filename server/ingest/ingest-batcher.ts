@@ -1,6 +1,8 @@
 import { quarantine, type NewQuarantineRow, type NewTelemetryRow } from '../db/schema/index.ts'
 import type { Database } from '../db/database.ts'
-import { insertTelemetry } from './telemetry-insert.ts'
+import { resultRows } from '../db/sql-values.ts'
+import { countedSamples, hasUsageCounters, recordUsage } from '../usage/usage-counter.ts'
+import { insertTelemetry, insertTelemetryCounted } from './telemetry-insert.ts'
 
 export interface IngestBatcherOptions {
   /** Most rows written in one transaction. */
@@ -108,14 +110,18 @@ export class IngestBatcher {
   }
 
   private async commit (telemetryRows: NewTelemetryRow[], quarantineRows: NewQuarantineRow[]): Promise<void> {
-    if (quarantineRows.length === 0) {
+    // Samples with the modem's byte counters add their data usage in the same transaction (counted once:
+    // only the rows the insert stored, never a resend).
+    const counted = telemetryRows.some(hasUsageCounters)
+    if (quarantineRows.length === 0 && !counted) {
       // The common case: one statement, atomic by itself.
       await this.database.rows(insertTelemetry(telemetryRows))
       return
     }
     await this.database.db.transaction(async (tx) => {
-      if (telemetryRows.length > 0) await tx.execute(insertTelemetry(telemetryRows))
-      await tx.insert(quarantine).values(quarantineRows)
+      if (counted) await recordUsage(tx, countedSamples(resultRows(await tx.execute(insertTelemetryCounted(telemetryRows)))))
+      else if (telemetryRows.length > 0) await tx.execute(insertTelemetry(telemetryRows))
+      if (quarantineRows.length > 0) await tx.insert(quarantine).values(quarantineRows)
     })
   }
 
