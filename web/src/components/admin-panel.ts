@@ -1,150 +1,285 @@
-import { LitElement, css, html } from 'lit'
+import { LitElement, css, html, type PropertyValues } from 'lit'
 import { customElement, property, state } from 'lit/decorators.js'
 import { consume } from '@lit/context'
 import { ApiError, type ApiClient } from '../data/api-client.ts'
 import { apiContext } from '../data/context.ts'
+import type { ApiKeyItem, AuditItem, Tenant, TrustAnchor, UserItem } from '../data/console-types.ts'
+import { LocaleController, t, type MessageKey } from '../i18n/index.ts'
+import type { AdminPage } from '../router.ts'
+import { confirmAction } from './confirm-dialog.ts'
+import { formatDateTime } from './format.ts'
+import { viewStyles } from './shared-styles.ts'
 
-interface UserItem { id: string, email: string, role: string, disabled: boolean, totpEnabled: boolean }
-interface ApiKeyItem { id: string, name: string, role: string, createdAt: string, lastUsedAt: string | null, revokedAt: string | null }
-interface AuditItem { id: number, at: string, actorType: string, actorId: string | null, action: string, target: string | null, outcome: string, ip: string | null }
 type Verify = { ok: true, rows: number } | { ok: false, firstBrokenId: number, reason: string }
 
-const ROLES = ['admin', 'operator', 'technician', 'viewer']
+/** Least privilege first: a new API key or user starts as a viewer unless the admin picks more. */
+const ROLES = ['viewer', 'technician', 'operator', 'admin'] as const
+const AUDIT_PAGE = 50
 
-/** Administration: users, API keys, the audit log with its chain status, and the signed-in user's own
- * TOTP enrolment. Everything is rendered as text (names, emails, audit fields come from users). */
+/** Administration, one page per URL (/admin/users, /admin/api-keys, /admin/tenants, /admin/trust-anchors,
+ * /admin/audit, /admin/account). Everything is rendered as text (names, emails, audit fields come from users). */
 @customElement('admin-panel')
 export class AdminPanel extends LitElement {
-  static override styles = css`
-    :host { display: block; padding: 1rem; overflow: auto; font-size: 0.9rem; }
-    nav { display: flex; gap: 0.5rem; margin-bottom: 1rem; }
-    table { border-collapse: collapse; width: 100%; }
-    th, td { text-align: left; padding: 0.25rem 0.5rem; border-bottom: 1px solid var(--hub-border, #ddd); }
-    form { display: flex; gap: 0.5rem; flex-wrap: wrap; margin: 0.75rem 0; }
-    .ok { color: var(--hub-ok, green); } .bad, .error { color: var(--hub-danger, #b00); }
-    .secret { font-family: monospace; user-select: all; word-break: break-all; }
-  `
+  static override styles = [viewStyles, css`
+    nav.tabs { display: flex; flex-wrap: wrap; gap: 0.25rem; margin-bottom: 1rem; border-bottom: 1px solid var(--hub-border); }
+    nav.tabs a { padding: 0.4rem 0.7rem; color: var(--hub-fg); text-decoration: none; border-bottom: 2px solid transparent; margin-bottom: -1px; }
+    nav.tabs a[aria-current=page] { border-bottom-color: var(--hub-accent); font-weight: 600; }
+    textarea { width: 100%; min-height: 6rem; font-family: var(--hub-mono); font-size: 0.75rem; }
+    .pager { display: flex; gap: 0.5rem; align-items: center; margin-top: 0.75rem; }
+    td.wrap { overflow-wrap: anywhere; }
+  `]
 
   @consume({ context: apiContext })
   api!: ApiClient
 
   @property({ type: Boolean }) admin = false
+  @property() page: AdminPage = 'users'
 
-  @state() private tab: 'users' | 'keys' | 'audit' | 'totp' = 'users'
   @state() private users: UserItem[] = []
   @state() private keys: ApiKeyItem[] = []
+  @state() private tenants: Tenant[] = []
+  @state() private anchors: TrustAnchor[] = []
   @state() private audit: AuditItem[] = []
+  @state() private auditBefore: number | null = null
+  @state() private auditNext: number | null = null
+  @state() private auditAction = ''
+  @state() private auditOutcome = ''
   @state() private verify: Verify | null = null
   @state() private shownKey = ''
   @state() private enrolment: { qrCode: string, secret: string } | null = null
   @state() private recovery: string[] = []
   @state() private error = ''
+  @state() private notice = ''
 
-  override connectedCallback (): void {
-    super.connectedCallback()
-    if (!this.admin) this.tab = 'totp'
-    this.#load().catch(() => {})
+  protected readonly i18n = new LocaleController(this)
+
+  protected override willUpdate (changed: PropertyValues): void {
+    if (changed.has('page') || changed.has('admin')) {
+      this.shownKey = ''
+      this.notice = ''
+      this.#load().catch(() => {})
+    }
   }
 
   async #load (): Promise<void> {
     this.error = ''
+    const page = this.admin ? this.page : 'account'
     try {
-      if (this.tab === 'users') this.users = (await this.api.request<{ items: UserItem[] }>('GET', '/api/users')).items
-      if (this.tab === 'keys') this.keys = (await this.api.request<{ items: ApiKeyItem[] }>('GET', '/api/api-keys')).items
-      if (this.tab === 'audit') {
-        this.audit = (await this.api.request<{ items: AuditItem[] }>('GET', '/api/audit', { query: { limit: 200 } })).items
-        this.verify = await this.api.request<Verify>('GET', '/api/audit/verify')
-      }
+      if (page === 'users') this.users = (await this.api.request<{ items: UserItem[] }>('GET', '/api/users')).items
+      if (page === 'api-keys') this.keys = (await this.api.request<{ items: ApiKeyItem[] }>('GET', '/api/api-keys')).items
+      if (page === 'tenants') this.tenants = (await this.api.request<{ items: Tenant[] }>('GET', '/api/tenants')).items
+      if (page === 'trust-anchors') this.anchors = (await this.api.request<{ items: TrustAnchor[] }>('GET', '/api/euicc/trust-anchors')).items
+      if (page === 'audit') await this.#loadAudit()
     } catch (err) {
-      this.error = err instanceof ApiError ? err.message : 'Loading failed.'
+      this.error = err instanceof ApiError && err.status === 403 ? t('admin.forbidden') : err instanceof ApiError ? err.message : t('error.loading')
     }
   }
 
-  #show (tab: AdminPanel['tab']): void {
-    this.tab = tab
-    this.#load().catch(() => {})
+  async #loadAudit (): Promise<void> {
+    // actors by name: the tenant's users and API keys (loaded once per visit)
+    const [page] = await Promise.all([
+      this.api.request<{ items: AuditItem[], nextBefore: number | null }>('GET', '/api/audit', { query: { limit: AUDIT_PAGE, before: this.auditBefore ?? undefined, action: this.auditAction || undefined } }),
+      this.users.length ? null : this.api.request<{ items: UserItem[] }>('GET', '/api/users').then(a => { this.users = a.items }, () => {}),
+      this.keys.length ? null : this.api.request<{ items: ApiKeyItem[] }>('GET', '/api/api-keys').then(a => { this.keys = a.items }, () => {})
+    ])
+    this.audit = page.items
+    this.auditNext = page.nextBefore
+    if (this.verify === null) this.verify = await this.api.request<Verify>('GET', '/api/audit/verify')
   }
 
-  async #act (work: () => Promise<unknown>): Promise<void> {
+  async #act (work: () => Promise<unknown>, done?: MessageKey): Promise<void> {
     this.error = ''
+    this.notice = ''
     try {
       await work()
       await this.#load()
+      if (done) this.notice = t(done)
     } catch (err) {
-      this.error = err instanceof ApiError ? err.message : 'The request failed.'
+      this.error = err instanceof ApiError ? err.message : t('error.request')
     }
   }
 
   protected override render () {
+    const page = this.admin ? this.page : 'account'
+    const tab = (name: AdminPage) => html`<a href=${`/admin/${name}`} aria-current=${page === name ? 'page' : 'false'}>${t(`admin.tab.${name}`)}</a>`
     return html`
-      <nav>
-        ${this.admin
-          ? html`<button @click=${() => this.#show('users')}>Users</button>
-            <button @click=${() => this.#show('keys')}>API keys</button>
-            <button @click=${() => this.#show('audit')}>Audit log</button>`
-          : null}
-        <button @click=${() => this.#show('totp')}>Two-factor sign-in</button>
+      <nav class="tabs" aria-label=${t('nav.admin')}>
+        ${this.admin ? html`${tab('users')}${tab('api-keys')}${tab('tenants')}${tab('trust-anchors')}${tab('audit')}` : null}
+        ${tab('account')}
       </nav>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : null}
-      ${this.tab === 'users' ? this.#renderUsers() : this.tab === 'keys' ? this.#renderKeys() : this.tab === 'audit' ? this.#renderAudit() : this.#renderTotp()}
+      ${this.notice ? html`<p class="ok" role="status">${this.notice}</p>` : null}
+      ${page === 'users'
+        ? this.#renderUsers()
+        : page === 'api-keys'
+          ? this.#renderKeys()
+          : page === 'tenants'
+            ? this.#renderTenants()
+            : page === 'trust-anchors'
+              ? this.#renderAnchors()
+              : page === 'audit' ? this.#renderAudit() : this.#renderTotp()}
     `
+  }
+
+  #roleOptions (selected: string) {
+    return ROLES.map(r => html`<option value=${r} ?selected=${r === selected}>${t(`role.${r}`)}</option>`)
   }
 
   #renderUsers () {
     const create = (event: SubmitEvent) => {
       event.preventDefault()
-      const form = new FormData(event.currentTarget as HTMLFormElement)
-      this.#act(() => this.api.request('POST', '/api/users', { body: { email: form.get('email'), password: form.get('password'), role: form.get('role') } })).catch(() => {})
+      const formElement = event.currentTarget as HTMLFormElement
+      const form = new FormData(formElement)
+      this.#act(async () => {
+        await this.api.request('POST', '/api/users', { body: { email: form.get('email'), password: form.get('password'), role: form.get('role') } })
+        formElement.reset()
+      }, 'admin.users.added').catch(() => {})
+    }
+    const toggle = async (u: UserItem) => {
+      if (!u.disabled && !await confirmAction(t('admin.users.confirmDisable', { email: u.email }), t('admin.users.disable'))) return
+      await this.#act(() => this.api.request('PATCH', `/api/users/${u.id}`, { body: { disabled: !u.disabled } }))
     }
     return html`
-      <form @submit=${create}>
-        <input name="email" type="email" placeholder="email" required>
-        <input name="password" type="password" placeholder="initial password (12+)" autocomplete="new-password" required>
-        <select name="role">${ROLES.map((r) => html`<option>${r}</option>`)}</select>
-        <button type="submit">Add user</button>
+      <form class="inline" @submit=${create}>
+        <label class="field">${t('admin.users.email')}<input name="email" type="email" required></label>
+        <label class="field">${t('admin.users.password')}<input name="password" type="password" minlength="12" autocomplete="new-password" required></label>
+        <label class="field">${t('admin.role')}<select name="role">${this.#roleOptions('viewer')}</select></label>
+        <button type="submit" class="primary">${t('admin.users.add')}</button>
       </form>
-      <table><thead><tr><th>Email</th><th>Role</th><th>TOTP</th><th>Status</th></tr></thead><tbody>
-        ${this.users.map((u) => html`<tr>
-          <td>${u.email}</td>
-          <td><select @change=${(e: Event) => this.#act(() => this.api.request('PATCH', `/api/users/${u.id}`, { body: { role: (e.target as HTMLSelectElement).value } }))}>
-            ${ROLES.map((r) => html`<option ?selected=${r === u.role}>${r}</option>`)}</select></td>
-          <td>${u.totpEnabled ? 'on' : 'off'}</td>
-          <td><button @click=${() => this.#act(() => this.api.request('PATCH', `/api/users/${u.id}`, { body: { disabled: !u.disabled } }))}>${u.disabled ? 'Enable' : 'Disable'}</button></td>
+      <div class="table-wrap"><table><thead><tr><th>${t('admin.users.email')}</th><th>${t('admin.role')}</th><th>${t('admin.users.totp')}</th><th>${t('admin.state')}</th><th></th></tr></thead><tbody>
+        ${this.users.map(u => html`<tr data-user=${u.email}>
+          <td class="wrap">${u.email}</td>
+          <td><select aria-label=${t('admin.roleOf', { name: u.email })} @change=${(e: Event) => this.#act(() => this.api.request('PATCH', `/api/users/${u.id}`, { body: { role: (e.target as HTMLSelectElement).value } }))}>
+            ${this.#roleOptions(u.role)}</select></td>
+          <td>${u.totpEnabled ? t('admin.on') : t('admin.off')}</td>
+          <td>${u.disabled ? html`<span class="badge bad">${t('admin.disabled')}</span>` : html`<span class="badge good">${t('admin.active')}</span>`}</td>
+          <td><button type="button" class=${u.disabled ? '' : 'danger'} @click=${() => toggle(u)}>${u.disabled ? t('admin.users.enable') : t('admin.users.disable')}</button></td>
         </tr>`)}
-      </tbody></table>`
+      </tbody></table></div>`
   }
 
   #renderKeys () {
     const create = (event: SubmitEvent) => {
       event.preventDefault()
-      const form = new FormData(event.currentTarget as HTMLFormElement)
+      const formElement = event.currentTarget as HTMLFormElement
+      const form = new FormData(formElement)
       this.#act(async () => {
         const created = await this.api.request<{ key: string }>('POST', '/api/api-keys', { body: { name: form.get('name'), role: form.get('role') } })
+        formElement.reset()
         this.shownKey = created.key
       }).catch(() => {})
     }
+    const revoke = async (k: ApiKeyItem) => {
+      if (!await confirmAction(t('admin.keys.confirmRevoke', { name: k.name }), t('admin.keys.revoke'))) return
+      await this.#act(() => this.api.request('DELETE', `/api/api-keys/${k.id}`), 'admin.keys.revoked')
+    }
     return html`
-      <form @submit=${create}>
-        <input name="name" placeholder="key name" required maxlength="100">
-        <select name="role">${ROLES.map((r) => html`<option>${r}</option>`)}</select>
-        <button type="submit">Create key</button>
+      <form class="inline" @submit=${create}>
+        <label class="field">${t('admin.keys.name')}<input name="name" required maxlength="100"></label>
+        <label class="field">${t('admin.role')}<select name="role" data-key-role>${this.#roleOptions('viewer')}</select></label>
+        <button type="submit" class="primary">${t('admin.keys.create')}</button>
       </form>
-      ${this.shownKey ? html`<p>Copy this key now; it is not shown again: <span class="secret">${this.shownKey}</span></p>` : null}
-      <table><thead><tr><th>Name</th><th>Role</th><th>Created</th><th>Last used</th><th></th></tr></thead><tbody>
-        ${this.keys.map((k) => html`<tr>
-          <td>${k.name}</td><td>${k.role}</td><td>${k.createdAt}</td><td>${k.lastUsedAt ?? '—'}</td>
-          <td>${k.revokedAt ? 'revoked' : html`<button @click=${() => this.#act(() => this.api.request('DELETE', `/api/api-keys/${k.id}`))}>Revoke</button>`}</td>
+      ${this.shownKey ? html`<p class="notice" role="status">${t('admin.keys.copyNow')} <span class="secret" data-secret>${this.shownKey}</span></p>` : null}
+      <div class="table-wrap"><table><thead><tr><th>${t('admin.keys.name')}</th><th>${t('admin.role')}</th><th>${t('admin.created')}</th><th>${t('admin.keys.lastUsed')}</th><th></th></tr></thead><tbody>
+        ${this.keys.map(k => html`<tr>
+          <td>${k.name}</td><td>${t(`role.${k.role}` as 'role.admin')}</td><td>${formatDateTime(k.createdAt)}</td><td>${formatDateTime(k.lastUsedAt)}</td>
+          <td>${k.revokedAt ? html`<span class="badge">${t('admin.keys.revokedAt', { at: formatDateTime(k.revokedAt) })}</span>` : html`<button type="button" class="danger" @click=${() => revoke(k)}>${t('admin.keys.revoke')}</button>`}</td>
         </tr>`)}
-      </tbody></table>`
+      </tbody></table></div>`
+  }
+
+  #renderTenants () {
+    const create = (event: SubmitEvent) => {
+      event.preventDefault()
+      const formElement = event.currentTarget as HTMLFormElement
+      const name = String(new FormData(formElement).get('name') ?? '')
+      this.#act(async () => {
+        await this.api.request('POST', '/api/tenants', { body: { name } })
+        formElement.reset()
+      }, 'admin.tenants.added').catch(() => {})
+    }
+    return html`
+      <p class="muted">${t('admin.tenants.help')}</p>
+      <form class="inline" @submit=${create}>
+        <label class="field">${t('admin.tenants.name')}<input name="name" required maxlength="200"></label>
+        <button type="submit" class="primary">${t('admin.tenants.add')}</button>
+      </form>
+      <div class="table-wrap"><table><thead><tr><th>${t('admin.tenants.name')}</th><th>ID</th><th>${t('admin.created')}</th></tr></thead><tbody>
+        ${this.tenants.map(x => html`<tr><td>${x.name}</td><td class="mono">${x.id}</td><td>${formatDateTime(x.createdAt)}</td></tr>`)}
+      </tbody></table></div>`
+  }
+
+  #renderAnchors () {
+    const add = (event: SubmitEvent) => {
+      event.preventDefault()
+      const formElement = event.currentTarget as HTMLFormElement
+      const certificate = String(new FormData(formElement).get('certificate') ?? '').trim()
+      this.#act(async () => {
+        await this.api.request('POST', '/api/euicc/trust-anchors', { body: { certificate } })
+        formElement.reset()
+      }, 'admin.anchors.added').catch(() => {})
+    }
+    const remove = async (a: TrustAnchor) => {
+      if (!await confirmAction(t('admin.anchors.confirmRemove', { subject: a.subject }), t('admin.anchors.remove'))) return
+      await this.#act(() => this.api.request('DELETE', `/api/euicc/trust-anchors/${encodeURIComponent(a.id)}`))
+    }
+    return html`
+      <p class="muted">${t('admin.anchors.help')}</p>
+      <form @submit=${add}>
+        <label class="field">${t('admin.anchors.certificate')}<textarea name="certificate" required placeholder="-----BEGIN CERTIFICATE-----"></textarea></label>
+        <p><button type="submit" class="primary">${t('admin.anchors.add')}</button></p>
+      </form>
+      <div class="table-wrap"><table><thead><tr><th>${t('admin.anchors.subject')}</th><th>${t('admin.anchors.scope')}</th><th>${t('admin.anchors.expires')}</th><th>${t('admin.anchors.fingerprint')}</th><th></th></tr></thead><tbody>
+        ${this.anchors.map(a => html`<tr>
+          <td class="wrap">${a.subject}</td><td>${a.scope === 'platform' ? t('admin.anchors.platform') : t('admin.anchors.tenant')}${a.source === 'directory' ? html` <span class="badge">${t('admin.anchors.directory')}</span>` : null}</td>
+          <td>${formatDateTime(a.notAfter)}</td><td class="mono wrap">${a.fingerprint.slice(0, 23)}…</td>
+          <td>${a.source === 'directory' ? null : html`<button type="button" class="danger" @click=${() => remove(a)}>${t('admin.anchors.remove')}</button>`}</td>
+        </tr>`)}
+      </tbody></table></div>`
+  }
+
+  #actorName (row: AuditItem): string {
+    if (row.actorId === null) return t(`audit.actor.${row.actorType === 'system' ? 'system' : 'unknown'}`)
+    if (row.actorType === 'user') return this.users.find(u => u.id === row.actorId)?.email ?? row.actorId
+    if (row.actorType === 'api-key') {
+      const key = this.keys.find(k => k.id === row.actorId)
+      return key ? t('audit.actor.key', { name: key.name }) : row.actorId
+    }
+    return `${row.actorType}: ${row.actorId}`
   }
 
   #renderAudit () {
     const v = this.verify
+    const rows = this.auditOutcome ? this.audit.filter(r => r.outcome === this.auditOutcome) : this.audit
+    const filter = (event: SubmitEvent) => {
+      event.preventDefault()
+      const form = new FormData(event.currentTarget as HTMLFormElement)
+      this.auditAction = String(form.get('action') ?? '').trim()
+      this.auditOutcome = String(form.get('outcome') ?? '')
+      this.auditBefore = null
+      this.#load().catch(() => {})
+    }
+    const go = (before: number | null) => {
+      this.auditBefore = before
+      this.#load().catch(() => {})
+    }
     return html`
-      <p data-chain>${v === null ? 'Checking the chain…' : v.ok ? html`<span class="ok">Chain intact (${v.rows} rows)</span>` : html`<span class="bad">Chain broken at row ${v.firstBrokenId}: ${v.reason}</span>`}</p>
-      <table><thead><tr><th>#</th><th>Time</th><th>Actor</th><th>Action</th><th>Target</th><th>Outcome</th><th>Address</th></tr></thead><tbody>
-        ${this.audit.map((r) => html`<tr><td>${r.id}</td><td>${r.at}</td><td>${r.actorType}:${r.actorId ?? '—'}</td><td>${r.action}</td><td>${r.target ?? ''}</td><td>${r.outcome}</td><td>${r.ip ?? ''}</td></tr>`)}
-      </tbody></table>`
+      <p data-chain>${v === null ? t('audit.checking') : v.ok ? html`<span class="ok">${t('audit.intact', { rows: v.rows })}</span>` : html`<span class="error">${t('audit.broken', { id: v.firstBrokenId, reason: v.reason })}</span>`}</p>
+      <form class="inline" @submit=${filter}>
+        <label class="field">${t('audit.action')}<input name="action" .value=${this.auditAction} placeholder="user.login"></label>
+        <label class="field">${t('audit.outcome')}<select name="outcome">
+          <option value="">${t('audit.anyOutcome')}</option>
+          ${['success', 'failure', 'denied'].map(o => html`<option value=${o} ?selected=${o === this.auditOutcome}>${o}</option>`)}
+        </select></label>
+        <button type="submit">${t('audit.filter')}</button>
+      </form>
+      <div class="table-wrap"><table><thead><tr><th>#</th><th>${t('audit.time')}</th><th>${t('audit.actor')}</th><th>${t('audit.action')}</th><th>${t('audit.target')}</th><th>${t('audit.outcome')}</th><th>${t('audit.address')}</th></tr></thead><tbody>
+        ${rows.map(r => html`<tr data-audit-row><td>${r.id}</td><td title=${r.at}>${formatDateTime(r.at)}</td><td class="wrap" data-actor>${this.#actorName(r)}</td><td>${r.action}</td><td class="wrap mono">${r.target ?? ''}</td><td>${r.outcome}</td><td class="mono">${r.ip ?? ''}</td></tr>`)}
+      </tbody></table></div>
+      <div class="pager">
+        <button type="button" ?disabled=${this.auditBefore === null} @click=${() => go(null)}>${t('audit.newest')}</button>
+        <button type="button" ?disabled=${this.auditNext === null} data-older @click=${() => go(this.auditNext)}>${t('audit.older')}</button>
+      </div>`
   }
 
   #renderTotp () {
@@ -158,16 +293,16 @@ export class AdminPanel extends LitElement {
       }).catch(() => {})
     }
     if (this.recovery.length > 0) {
-      return html`<p>Two-factor sign-in is on. Keep these recovery codes somewhere safe; each works once:</p>
-        <ul>${this.recovery.map((c) => html`<li class="secret">${c}</li>`)}</ul>`
+      return html`<p>${t('totp.on')}</p>
+        <ul>${this.recovery.map(c => html`<li class="secret">${c}</li>`)}</ul>`
     }
     if (this.enrolment !== null) {
-      return html`<p>Scan this code with an authenticator app, then enter the code it shows.</p>
-        <img src=${this.enrolment.qrCode} alt="TOTP enrolment QR code" width="200" height="200">
-        <p>Or enter the key by hand: <span class="secret">${this.enrolment.secret}</span></p>
-        <form @submit=${confirm}><input name="code" inputmode="numeric" pattern="[0-9]{6}" required autocomplete="one-time-code"><button type="submit">Confirm</button></form>`
+      return html`<p>${t('totp.scan')}</p>
+        <img src=${this.enrolment.qrCode} alt=${t('totp.qrAlt')} width="200" height="200">
+        <p>${t('totp.byHand')} <span class="secret">${this.enrolment.secret}</span></p>
+        <form class="inline" @submit=${confirm}><label class="field">${t('totp.code')}<input name="code" inputmode="numeric" pattern="[0-9]{6}" required autocomplete="one-time-code"></label><button type="submit" class="primary">${t('totp.confirm')}</button></form>`
     }
-    return html`<p>Protect your account with a code from an authenticator app at sign-in.</p><button @click=${start}>Set up two-factor sign-in</button>`
+    return html`<h3>${t('admin.tab.account')}</h3><p>${t('totp.intro')}</p><button type="button" class="primary" @click=${start}>${t('totp.start')}</button>`
   }
 }
 

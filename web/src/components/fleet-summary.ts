@@ -6,14 +6,8 @@ import type { EventStream } from '../data/event-stream.ts'
 import { FleetController } from '../data/fleet-controller.ts'
 import type { FleetStore } from '../data/fleet-store.ts'
 import { StreamStateController } from '../data/stream-state-controller.ts'
+import { LocaleController, t } from '../i18n/index.ts'
 import { formatCount } from './format.ts'
-
-const streamLabels = {
-  idle: 'Not connected',
-  connecting: 'Connecting…',
-  open: 'Live',
-  reconnecting: 'Reconnecting…'
-} as const
 
 /** The strip above the table: total, online and offline devices, load progress and the stream's state. */
 @customElement('fleet-summary')
@@ -63,8 +57,11 @@ export class FleetSummary extends LitElement {
       align-items: center;
       gap: 0.35rem;
     }
-    .live.reconnecting .dot {
+    .live.reconnecting .dot, .stale .dot {
       background: var(--hub-warning);
+    }
+    .stale strong {
+      color: var(--hub-warning-text);
     }
     .error {
       color: var(--hub-danger);
@@ -89,23 +86,29 @@ export class FleetSummary extends LitElement {
 
   readonly #fleet = new FleetController(this, () => this.fleet)
   readonly #stream = new StreamStateController(this, () => this.stream)
+  protected readonly i18n = new LocaleController(this)
 
   protected override render () {
     const store = this.#fleet.store
     const summary = store?.summary
     const progress = store?.progress
     const state = this.#stream.state
+    const stale = this.#stream.stale
+    const figure = (name: 'online' | 'offline', value: number | undefined) =>
+      html`<div class="figure ${name}" data-figure=${name}><span class="dot"></span><strong>${value === undefined ? '–' : formatCount(value)}</strong><span class="label">${t(`status.${name}`)}</span></div>`
     return html`
-      <div class="figure" data-figure="total"><strong>${summary ? formatCount(summary.total) : '–'}</strong><span class="label">devices</span></div>
-      <div class="figure online" data-figure="online"><span class="dot"></span><strong>${summary ? formatCount(summary.online) : '–'}</strong><span class="label">online</span></div>
-      <div class="figure offline" data-figure="offline"><span class="dot"></span><strong>${summary ? formatCount(summary.offline) : '–'}</strong><span class="label">offline</span></div>
+      <div class="figure" data-figure="total"><strong>${summary ? formatCount(summary.total) : '–'}</strong><span class="label">${t('summary.devices')}</span></div>
+      ${stale
+        // the last known counts would be a claim the page cannot back: say the states are unknown
+        ? html`<div class="figure stale" data-figure="stale" title=${t('live.staleHint')}><span class="dot"></span><strong>${summary ? formatCount(summary.total) : '–'}</strong><span class="label">${t('status.stale')}</span></div>`
+        : html`${figure('online', summary?.online)}${figure('offline', summary?.offline)}`}
       <div class="aside">
         ${progress?.error
-          ? html`<span class="error" role="alert">${progress.error}</span><button type="button" @click=${() => store?.reload()}>Retry</button>`
+          ? html`<span class="error" role="alert">${progress.error}</span><button type="button" @click=${() => store?.reload()}>${t('app.retry')}</button>`
           : progress && !progress.done
-            ? html`<span role="status">Loading devices… ${formatCount(progress.loaded)}</span>`
+            ? html`<span role="status">${t('summary.loading', { count: progress.loaded })}</span>`
             : null}
-        <span class="live ${state}" role="status"><span class="dot"></span>${streamLabels[state]}</span>
+        <span class="live ${state}" role="status" data-stream=${state}><span class="dot"></span>${t(`stream.${state}`)}</span>
       </div>
     `
   }

@@ -1,22 +1,69 @@
-// Formatting of the fleet's figures for display; every function returns plain text.
+// Formatting of figures, times and sizes for display, in the current language (Intl); every function
+// returns plain text.
+import { locale, numberFormat } from '../i18n/index.ts'
 
-const countFormat = new Intl.NumberFormat()
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' })
-const olderFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' })
+interface Formats {
+  locale: string
+  time: Intl.DateTimeFormat
+  dateTime: Intl.DateTimeFormat
+  older: Intl.DateTimeFormat
+  full: Intl.DateTimeFormat
+  relative: Intl.RelativeTimeFormat
+}
+let formats: Formats | null = null
+
+function current (): Formats {
+  const code = locale()
+  if (formats?.locale !== code) {
+    formats = {
+      locale: code,
+      time: new Intl.DateTimeFormat(code, { hour: '2-digit', minute: '2-digit', second: '2-digit' }),
+      dateTime: new Intl.DateTimeFormat(code, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }),
+      older: new Intl.DateTimeFormat(code, { year: 'numeric', month: 'short', day: 'numeric' }),
+      full: new Intl.DateTimeFormat(code, { dateStyle: 'medium', timeStyle: 'medium' }),
+      relative: new Intl.RelativeTimeFormat(code, { numeric: 'auto', style: 'short' })
+    }
+  }
+  return formats
+}
 
 export function formatCount (value: number): string {
-  return countFormat.format(value)
+  return numberFormat().format(value)
+}
+
+function parse (iso: string | null | undefined): Date | null {
+  if (!iso) return null
+  const date = new Date(iso)
+  return Number.isNaN(date.getTime()) ? null : date
 }
 
 /** Today's times as a clock time, this year's with their date, older ones as a date. */
 export function formatTimestamp (iso: string | null | undefined, now = new Date()): string {
-  if (!iso) return '—'
-  const date = new Date(iso)
-  if (Number.isNaN(date.getTime())) return '—'
+  const date = parse(iso)
+  if (!date) return '—'
   const sameDay = date.getFullYear() === now.getFullYear() && date.getMonth() === now.getMonth() && date.getDate() === now.getDate()
-  if (sameDay) return timeFormat.format(date)
-  return date.getFullYear() === now.getFullYear() ? dateTimeFormat.format(date) : olderFormat.format(date)
+  if (sameDay) return current().time.format(date)
+  return date.getFullYear() === now.getFullYear() ? current().dateTime.format(date) : current().older.format(date)
+}
+
+/** The exact local date and time (for tooltips, audit rows, command times). */
+export function formatDateTime (iso: string | null | undefined): string {
+  const date = parse(iso)
+  return date ? current().full.format(date) : '—'
+}
+
+/** "5 min ago", "yesterday", "in 3 h": the unit that fits, in the current language. */
+export function formatRelative (iso: string | null | undefined, now = Date.now()): string {
+  const date = parse(iso)
+  if (!date) return '—'
+  const seconds = Math.round((date.getTime() - now) / 1000)
+  const abs = Math.abs(seconds)
+  const relative = current().relative
+  if (abs < 45) return relative.format(0, 'second')
+  if (abs < 45 * 60) return relative.format(Math.round(seconds / 60), 'minute')
+  if (abs < 22 * 3600) return relative.format(Math.round(seconds / 3600), 'hour')
+  if (abs < 26 * 86400) return relative.format(Math.round(seconds / 86400), 'day')
+  return current().older.format(date)
 }
 
 /** A metric with its unit, or a dash when the device has not reported it. */

@@ -3,6 +3,7 @@ import { customElement, state } from 'lit/decorators.js'
 import { consume } from '@lit/context'
 import { ApiError, type ApiClient } from '../data/api-client.ts'
 import { apiContext } from '../data/context.ts'
+import { LocaleController, t } from '../i18n/index.ts'
 
 /** Email and password; a successful sign-in sets the session, which switches the app to the fleet. */
 @customElement('sign-in-form')
@@ -67,6 +68,8 @@ export class SignInForm extends LitElement {
   @consume({ context: apiContext })
   api!: ApiClient
 
+  protected readonly i18n = new LocaleController(this)
+
   @state()
   private busy = false
 
@@ -80,20 +83,20 @@ export class SignInForm extends LitElement {
   protected override render () {
     return html`
       <form @submit=${this.#onSubmit} aria-labelledby="title">
-        <h2 id="title">Sign in</h2>
-        <label>Email
+        <h2 id="title">${t('signIn.title')}</h2>
+        <label>${t('signIn.email')}
           <input name="email" type="email" autocomplete="username" required ?disabled=${this.busy}>
         </label>
-        <label>Password
+        <label>${t('signIn.password')}
           <input name="password" type="password" autocomplete="current-password" required ?disabled=${this.busy}>
         </label>
         ${this.needsCode
-          ? html`<label>Authenticator code (or a recovery code)
+          ? html`<label>${t('signIn.code')}
               <input name="totp" inputmode="numeric" autocomplete="one-time-code" maxlength="16" required ?disabled=${this.busy}>
             </label>`
           : null}
         ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : null}
-        <button type="submit" ?disabled=${this.busy}>${this.busy ? 'Signing in…' : 'Sign in'}</button>
+        <button type="submit" ?disabled=${this.busy}>${this.busy ? t('signIn.busy') : t('signIn.submit')}</button>
       </form>
     `
   }
@@ -113,7 +116,7 @@ export class SignInForm extends LitElement {
     } catch (err) {
       if (err instanceof ApiError && err.code === 'HUB_ERR_TOTP_REQUIRED') {
         this.needsCode = true
-        this.error = 'Enter the code from your authenticator app.'
+        this.error = t('signIn.needCode')
         return
       }
       this.error = signInMessage(err)
@@ -124,13 +127,13 @@ export class SignInForm extends LitElement {
 }
 
 function signInMessage (err: unknown): string {
-  if (!(err instanceof ApiError)) return 'Signing in failed.'
-  if (err.code === 'HUB_ERR_INVALID_TOTP') return 'Wrong or already used code.'
-  if (err.status === 401) return 'Wrong email or password.'
-  if (err.status === 503) return 'Signing in is unavailable right now. Try again shortly.'
-  if (err.status === 429) return 'Too many attempts. Wait a minute and try again.'
-  if (err.status === 0) return 'The hub cannot be reached.'
-  return err.message || 'Signing in failed.'
+  if (!(err instanceof ApiError)) return t('signIn.failed')
+  if (err.code === 'HUB_ERR_INVALID_TOTP') return t('signIn.badCode')
+  if (err.status === 401) return t('signIn.wrong')
+  if (err.status === 503) return t('signIn.unavailable')
+  if (err.status === 429) return t('signIn.tooMany')
+  if (err.status === 0) return t('error.network')
+  return err.message || t('signIn.failed')
 }
 
 declare global {

@@ -9,3 +9,5 @@ export const apiContext = createContext<ApiClient>(Symbol('api-client'))
 export const eventStreamContext = createContext<EventStream | undefined>(Symbol('event-stream'))
 /** The signed-in session's live fleet. */
 export const fleetContext = createContext<FleetStore | undefined>(Symbol('fleet-store'))
+/** The app's URL router (web/src/router.ts). */
+export const routerContext = createContext<import('../router.ts').Router>(Symbol('router'))

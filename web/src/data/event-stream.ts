@@ -8,6 +8,11 @@ type StateListener = (state: StreamState) => void
 
 const minRetryMs = 500
 const maxRetryMs = 15_000
+/** The hub sends a `keep-alive` event every 15 s (server/routes/event-routes.ts); a stream silent for
+ * twice that is taken as dead (a frozen hub, a half-open connection) and reconnected. */
+export const KEEP_ALIVE_MS = 15_000
+const silenceMs = 2 * KEEP_ALIVE_MS
+const watchdogMs = 2_000
 
 /**
  * The app's one connection to `GET /api/events`. It opens when the first
@@ -18,6 +23,10 @@ const maxRetryMs = 15_000
  * by ours: on error the EventSource is closed, a new ticket is fetched after a
  * backoff, and the stream is reopened with `lastEventId` so the hub can replay
  * what was missed (or send `resync`).
+ *
+ * Liveness: `live` is true only while the stream is open and has been heard from (an event or the
+ * hub's keep-alive) within twice the keep-alive period; otherwise whatever the page shows of the
+ * devices' state is stale, and `staleSince` says since when.
  */
 export class EventStream {
   readonly #api: ApiClient
@@ -30,9 +39,30 @@ export class EventStream {
   #retryTimer: ReturnType<typeof setTimeout> | undefined
   /** Bumped on close so that a ticket request in flight is not used afterwards. */
   #generation = 0
+  #lastHeard = 0
+  #staleSince: number | null = null
+  #watchdog: ReturnType<typeof setInterval> | undefined
+  readonly #now: () => number
 
-  constructor (api: ApiClient) {
+  constructor (api: ApiClient, now: () => number = Date.now) {
     this.#api = api
+    this.#now = now
+  }
+
+  /** Open and heard from within twice the keep-alive period. */
+  get live (): boolean {
+    return this.#state === 'open'
+  }
+
+  /** Whether what the page shows of the devices' state may be out of date: the stream dropped (or
+   * fell silent) and is not back yet. Not while idle (nothing on the page uses it) or first connecting. */
+  get stale (): boolean {
+    return this.#state === 'reconnecting'
+  }
+
+  /** When the stream stopped being live (null while live, or before it was ever opened). */
+  get staleSince (): number | null {
+    return this.#staleSince
   }
 
   get state (): StreamState {
@@ -59,9 +89,12 @@ export class EventStream {
   close (): void {
     this.#generation++
     clearTimeout(this.#retryTimer)
+    clearInterval(this.#watchdog)
+    this.#watchdog = undefined
     this.#source?.close()
     this.#source = null
     this.#failures = 0
+    this.#staleSince = null
     this.#setState('idle')
   }
 
@@ -85,16 +118,26 @@ export class EventStream {
     this.#source = source
     source.onopen = () => {
       this.#failures = 0
+      this.#lastHeard = this.#now()
+      this.#staleSince = null
       this.#setState('open')
+      clearInterval(this.#watchdog)
+      this.#watchdog = setInterval(() => {
+        if (this.#source === source && this.#now() - this.#lastHeard > silenceMs) drop()
+      }, watchdogMs)
     }
-    source.onerror = () => {
+    const drop = (): void => {
       if (this.#source !== source) return
+      clearInterval(this.#watchdog)
+      this.#watchdog = undefined
       source.close()
       this.#source = null
       this.#retry(generation)
     }
+    source.onerror = drop
     const onEvent = (message: MessageEvent<string>) => this.#dispatch(message)
     for (const type of hubEventTypes) source.addEventListener(type, onEvent)
+    source.addEventListener('keep-alive', () => { this.#lastHeard = this.#now() })
   }
 
   #retry (generation: number): void {
@@ -109,6 +152,7 @@ export class EventStream {
   }
 
   #dispatch (message: MessageEvent<string>): void {
+    this.#lastHeard = this.#now()
     if (message.lastEventId) this.#lastEventId = message.lastEventId
     let data: unknown
     try {
@@ -123,6 +167,7 @@ export class EventStream {
 
   #setState (state: StreamState): void {
     if (state === this.#state) return
+    if (this.#state === 'open' && state !== 'open') this.#staleSince = this.#now()
     this.#state = state
     for (const listener of this.#stateListeners) listener(state)
   }

@@ -11,4 +11,13 @@ export class StreamStateController extends SourceController<EventStream> {
   get state (): StreamState {
     return this.source?.state ?? 'idle'
   }
+
+  /** The stream dropped or fell silent: device states on the page are stale. */
+  get stale (): boolean {
+    return this.source?.stale ?? false
+  }
+
+  get staleSince (): number | null {
+    return this.source?.staleSince ?? null
+  }
 }

@@ -1,0 +1,191 @@
+// The operations console in real Chromium against a real hub: URLs per view (deep links, Back), English
+// and Myanmar, the stale state when the stream is down, the phone layout, operations with live progress.
+import t from 'tap'
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
+import { buildWeb } from '../../web/build.ts'
+import { startTestHub, type TestHub } from '../helpers/test-hub.ts'
+
+const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const SHOTS = process.env.CONSOLE_SCREENSHOTS ?? '/tmp'
+
+interface Problems { list: string[] }
+
+/** Page errors, console errors, script dialogs and CSP violations. */
+function watch (page: Page): Problems {
+  const problems: Problems = { list: [] }
+  page.on('pageerror', err => problems.list.push(`page error: ${err.message}`))
+  page.on('dialog', dialog => {
+    problems.list.push(`dialog: ${dialog.message()}`)
+    dialog.dismiss().catch(() => {})
+  })
+  page.on('console', message => {
+    if (message.type() === 'error') problems.list.push(`console: ${message.text()}`)
+  })
+  return problems
+}
+
+async function signIn (page: Page, hub: TestHub, path = '/'): Promise<void> {
+  await page.goto(hub.httpUrl + path)
+  await page.locator('sign-in-form input[name=email]').fill(hub.admin.email)
+  await page.locator('sign-in-form input[name=password]').fill(hub.admin.password)
+  await page.locator('sign-in-form button[type=submit]').click()
+  await page.locator('fleet-summary [data-stream=open], device-page, admin-panel').first().waitFor()
+}
+
+async function newPage (browser: Browser, options: BrowserContextOptions = {}): Promise<{ page: Page, problems: Problems }> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, ...options })
+  const page = await context.newPage()
+  page.setDefaultTimeout(15_000)
+  return { page, problems: watch(page) }
+}
+
+t.test('the console', async t => {
+  await buildWeb()
+  const hub = await startTestHub(t)
+  const token = await hub.login()
+  for (let i = 0; i < 24; i++) {
+    await hub.createDevice(token, { name: `Meter ${String(i + 1).padStart(2, '0')}`, tags: i % 3 === 0 ? ['north', 'pumps'] : ['south'] })
+  }
+  const named = await hub.createDevice(token, { name: 'ရေတိုင်းကိရိယာ ၁', tags: ['yangon'] })
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+  t.teardown(() => browser.close())
+
+  t.test('the server answers the dashboard for its URLs, and JSON 404s elsewhere', async t => {
+    for (const path of [`/devices/${named.device.id}`, '/campaigns', '/alerts', '/sites', '/admin', '/admin/audit']) {
+      const res = await fetch(hub.httpUrl + path, { headers: { accept: 'text/html' } })
+      t.equal(res.status, 200, `${path} answers 200`)
+      t.match(await res.text(), /<hub-app>/, `${path} is the dashboard`)
+    }
+    for (const path of ['/api/nothing-here', '/devices/a/b', '/nothing']) {
+      const res = await fetch(hub.httpUrl + path, { headers: { accept: 'text/html' } })
+      t.equal(res.status, 404, `${path} is a 404`)
+      t.match(res.headers.get('content-type') ?? '', /application\/json/, 'in JSON')
+    }
+  })
+
+  t.test('deep links and Back', async t => {
+    const { page, problems } = await newPage(browser)
+    await signIn(page, hub, `/devices/${named.device.id}`)
+    await page.locator('device-page [data-device-name]', { hasText: 'ရေတိုင်းကိရိယာ ၁' }).waitFor()
+    t.pass('a deep link opens the device page after signing in')
+    await page.locator('hub-app nav a[data-nav=fleet]').click()
+    await page.locator(`fleet-table [data-device-id="${named.device.id}"]`).waitFor()
+    t.equal(new URL(page.url()).pathname, '/', 'the fleet has its own URL')
+    await page.goBack()
+    await page.locator('device-page [data-device-name]').waitFor()
+    t.equal(new URL(page.url()).pathname, `/devices/${named.device.id}`, 'Back returns to the device page')
+    await page.goForward()
+    await page.locator(`fleet-table [data-device-id="${named.device.id}"] [data-col=name] a`).click()
+    await page.locator('device-page [data-device-name]').waitFor()
+    t.pass('a device name links to its page')
+    await page.goto(hub.httpUrl + '/admin/audit')
+    await page.locator('admin-panel [data-audit-row]').first().waitFor()
+    t.pass('an admin page by deep link (reload keeps the session)')
+    await page.goto(hub.httpUrl + '/?tag=pumps')
+    await page.locator('fleet-table .count', { hasText: '8 of 25 devices' }).waitFor()
+    t.pass('the fleet\'s filters come from the URL')
+    t.same(problems.list, [], 'no console error')
+  })
+
+  t.test('Myanmar: chosen in the header, remembered, <html lang>, the bundled font', async t => {
+    const { page, problems } = await newPage(browser)
+    await signIn(page, hub)
+    await page.locator('hub-app [data-locale-picker]').selectOption('my')
+    await page.locator('hub-app nav a[data-nav=fleet]', { hasText: 'စက်အုပ်စု' }).waitFor()
+    t.equal(await page.evaluate(() => document.documentElement.lang), 'my', '<html lang="my">')
+    await page.reload()
+    await page.locator('hub-app nav a[data-nav=fleet]', { hasText: 'စက်အုပ်စု' }).waitFor()
+    t.equal(await page.evaluate(() => document.documentElement.lang), 'my', 'the choice is remembered across a reload')
+    const font = await page.evaluate(async () => {
+      await document.fonts.ready
+      const faces = [...document.fonts].filter(f => f.family.replace(/"/g, '') === 'Noto Sans Myanmar')
+      return { loaded: faces.filter(f => f.status === 'loaded').length, check: document.fonts.check('16px "Noto Sans Myanmar"', 'မြန်မာ') }
+    })
+    t.ok(font.loaded >= 1, 'the Myanmar web font is loaded (from the hub, /fonts/)')
+    t.ok(font.check, 'and renders Myanmar script')
+    const family = await page.locator('fleet-table [data-col=name] a').first().evaluate(el => getComputedStyle(el).fontFamily)
+    t.match(family, /Noto Sans Myanmar/, 'the font stack of the table names it')
+    const fontRequests = await page.evaluate(() => performance.getEntriesByType('resource').map(e => e.name).filter(n => /\.woff2/.test(n)))
+    t.ok(fontRequests.length > 0 && fontRequests.every(n => n.startsWith(hub.httpUrl + '/fonts/')), 'font files come from the hub itself')
+    for (const [name, options] of [['desktop-my', {}], ['desktop-my-dark', { colorScheme: 'dark' as const }]] as const) {
+      const shot = await newPage(browser, options)
+      await shot.page.addInitScript(() => localStorage.setItem('euicc-hub.locale', 'my'))
+      await signIn(shot.page, hub)
+      await shot.page.locator(`fleet-table [data-device-id="${named.device.id}"]`).waitFor()
+      await shot.page.evaluate(() => document.fonts.ready)
+      await shot.page.screenshot({ path: `${SHOTS}/console-fleet-${name}.png` })
+      await shot.page.goto(`${hub.httpUrl}/devices/${named.device.id}`)
+      await shot.page.locator('device-page [data-device-name]').waitFor()
+      await shot.page.screenshot({ path: `${SHOTS}/console-device-${name}.png`, fullPage: true })
+      t.same(shot.problems.list, [], `${name}: no console error`)
+      await shot.page.context().close()
+    }
+    await page.locator('hub-app [data-locale-picker]').selectOption('en')
+    await page.locator('hub-app nav a[data-nav=fleet]', { hasText: 'Fleet' }).waitFor()
+    t.equal(await page.evaluate(() => document.documentElement.lang), 'en', 'back to English')
+    t.same(problems.list, [], 'no console error')
+  })
+
+  t.test('a phone: cards, no horizontal scroll', async t => {
+    for (const [name, options] of [['phone', {}], ['phone-dark', { colorScheme: 'dark' as const }], ['phone-my', {}]] as const) {
+      const { page, problems } = await newPage(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, ...options })
+      if (name === 'phone-my') await page.addInitScript(() => localStorage.setItem('euicc-hub.locale', 'my'))
+      await signIn(page, hub)
+      await page.locator(`fleet-table [data-device-id="${named.device.id}"]`).waitFor()
+      await page.evaluate(() => document.fonts.ready)
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      t.ok(overflow <= 0, `${name}: no horizontal scroll on the page (${overflow} px)`)
+      const table = await page.locator('fleet-table .scroll').evaluate(el => el.scrollWidth - el.clientWidth)
+      t.ok(table <= 0, `${name}: the device list does not scroll sideways (${table} px)`)
+      t.ok(await page.locator(`fleet-table [data-device-id="${named.device.id}"] [data-col=rsrp]`).isVisible(), `${name}: a card shows the radio figures`)
+      await page.screenshot({ path: `${SHOTS}/console-fleet-${name}.png` })
+      await page.goto(`${hub.httpUrl}/devices/${named.device.id}`)
+      await page.locator('device-page [data-device-name]').waitFor()
+      const deviceOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      t.ok(deviceOverflow <= 0, `${name}: the device page has no horizontal scroll (${deviceOverflow} px)`)
+      await page.screenshot({ path: `${SHOTS}/console-device-${name}.png`, fullPage: true })
+      t.same(problems.list, [], `${name}: no console error`)
+      await page.context().close()
+    }
+  })
+
+  t.test('desktop screenshots, English', async t => {
+    for (const [name, options] of [['desktop', {}], ['desktop-dark', { colorScheme: 'dark' as const }]] as const) {
+      const { page, problems } = await newPage(browser, options)
+      await signIn(page, hub)
+      await page.locator(`fleet-table [data-device-id="${named.device.id}"]`).waitFor()
+      const cut = await page.locator('fleet-table .scroll').evaluate(el => el.scrollWidth - el.clientWidth)
+      t.ok(cut <= 0, `${name}: every default column fits at 1440 px (${cut} px over)`)
+      await page.screenshot({ path: `${SHOTS}/console-fleet-${name}.png` })
+      for (const path of ['/admin/users', '/admin/audit', '/sites', '/campaigns']) {
+        await page.goto(hub.httpUrl + path)
+        await page.waitForLoadState('networkidle')
+        await page.screenshot({ path: `${SHOTS}/console-${path.slice(1).replace(/\//g, '-')}-${name}.png`, fullPage: true })
+      }
+      t.same(problems.list, [], `${name}: no console error`)
+      await page.context().close()
+    }
+  })
+
+  // last: it stops the hub
+  t.test('with the hub stopped, the page says so and no device shows online', async t => {
+    const { page } = await newPage(browser)
+    await signIn(page, hub)
+    const client = (await import('mqtt')).default
+    const creds = await hub.api(token, 'POST', `/api/devices/${named.device.id}/credentials/rotate`)
+    const mqtt = await client.connectAsync(hub.mqttUrl, { clientId: creds.body.clientId, username: creds.body.username, password: creds.body.password, reconnectPeriod: 0 })
+    await page.locator(`fleet-table [data-device-id="${named.device.id}"][data-status=online]`).waitFor()
+    await page.locator('fleet-summary [data-figure=online] strong', { hasText: '1' }).waitFor()
+    t.pass('a connected device shows online, and is counted')
+    mqtt.stream.destroy()
+    await hub.close()
+    await page.locator('live-banner [data-stale-banner]').waitFor()
+    t.pass('the page says the live updates are down')
+    await page.locator(`fleet-table [data-device-id="${named.device.id}"][data-status=stale]`).waitFor()
+    t.equal(await page.locator('fleet-table [data-status=online]').count(), 0, 'no device shows online')
+    t.equal(await page.locator('fleet-summary [data-figure=online]').count(), 0, 'the header no longer counts devices online')
+    t.match(await page.locator('fleet-summary [data-figure=stale]').textContent() ?? '', /25/, 'it counts them as stale')
+    await page.screenshot({ path: `${SHOTS}/console-fleet-stale.png` })
+  })
+})

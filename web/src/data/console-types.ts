@@ -1,0 +1,77 @@
+// Shapes of the API answers the operations console reads (devices' details, commands, campaigns,
+// administration). The fleet's own shapes are in types.ts.
+import type { AlertEventData, CampaignEventData, CommandEventData } from '../../../protocol/events.ts'
+import type { Device } from './types.ts'
+
+/** The device view with the fields the console reads beyond the fleet table's. */
+export type DeviceDetail = Device & { site?: string | null, disabled?: boolean, esimAgent?: 'lpa' | 'ipa', updatedAt?: string }
+
+export interface Operator { id: string, name: string, country: string, mcc: string, mnc: string, iccidPrefix: string }
+
+export interface Profile {
+  eid: string
+  iccid: string
+  state: string
+  seqNumber: number | null
+  cause: string
+  changedAt: string
+  reportedState: string | null
+  reportedAt: string | null
+  conflict: string | null
+  name: string | null
+  spn: string | null
+  operator: { id: string, name: string, mcc: string, mnc: string } | null
+}
+
+export interface DeviceNotification {
+  id: number
+  seqNumber: number | null
+  kind: string | null
+  operation: string | null
+  iccid: string | null
+  status: string
+  reason: string | null
+  detail: string | null
+  source: string
+  receivedAt: string
+  verifiedAt: string | null
+}
+
+export type CommandStatus = CommandEventData['status']
+export type Command = CommandEventData & {
+  activationCode?: string | null
+  deliveries?: number
+  result?: Record<string, unknown> | null
+}
+
+export const commandOps = ['enable', 'disable', 'delete', 'listProfiles', 'download', 'setFallback', 'unsetFallback'] as const
+export type CommandOp = typeof commandOps[number]
+
+export type Campaign = CampaignEventData & {
+  iccid: string | null
+  activationCode: string | null
+  filter: Record<string, unknown>
+  ratePerMinute: number
+  concurrency: number
+  failureThreshold: number
+  ttlSeconds: number
+  requestedBy: string
+  createdAt: string
+  updatedAt: string
+  finishedAt: string | null
+}
+
+export type Alert = AlertEventData
+
+/** One bucket of `GET /api/devices/:id/telemetry?bucket=…`: `<metric>Min`, `<metric>Avg`, `<metric>Max` (rsrpAvg…). */
+export interface TelemetryBucket { ts: string, count: number, [metric: string]: number | string }
+
+export interface Gateway { id: string, name: string, site: string, disabled: boolean, createdAt: string, updatedAt: string }
+export interface UserItem { id: string, email: string, role: string, disabled: boolean, totpEnabled: boolean }
+export interface ApiKeyItem { id: string, name: string, role: string, createdAt: string, lastUsedAt: string | null, revokedAt: string | null }
+export interface AuditItem { id: number, at: string, actorType: string, actorId: string | null, action: string, target: string | null, outcome: string, ip: string | null, detail?: unknown }
+export interface Tenant { id: string, name: string, createdAt: string }
+export interface TrustAnchor { id: string, subject: string, fingerprint: string, notAfter: string, source: string, scope: 'platform' | 'tenant', tenantId: string | null }
+
+export interface Page<T> { items: T[], nextCursor: string | null }
+export interface DeviceCredentials { clientId: string, username: string, password: string, mqttUrl: string }
