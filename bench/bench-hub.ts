@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import pino from 'pino'
+import postgres from 'postgres'
 import { loadConfig } from '../server/config.ts'
 import { devices as devicesTable } from '../server/db/schema/index.ts'
 import { createThrowawayDatabase } from '../server/db/throwaway-database.ts'
@@ -11,6 +12,10 @@ export interface BenchDevice { clientId: string, username: string, password: str
 
 export interface BenchHub {
   hub: Hub
+  /** The default tenant, which the bench's devices belong to. */
+  tenantId: string
+  /** The hub's database URL (`pglite://memory`, or the throwaway database on the server). */
+  databaseUrl: string
   /** Creates a device in the default tenant, straight through the repository. */
   createDevice (input: { name: string, eid?: string }): Promise<BenchDevice>
   /** Creates `count` devices in the default tenant with bulk inserts (the repository's secret scheme:
@@ -28,10 +33,41 @@ const BENCH_LIMITS: Record<string, string> = {
   HUB_CONNECT_RATE_PER_IP: '0'
 }
 
-/** A hub for a benchmark: free ports, a throwaway database (PGlite, or a fresh one on DATABASE_URL's
- * server), logs at error, the limits of BENCH_LIMITS unless `env` sets them. */
-export async function startBenchHub (env: Record<string, string> = {}): Promise<BenchHub> {
-  const database = await createThrowawayDatabase(process.env.DATABASE_URL)
+/** The Postgres server the benches use: DATABASE_URL, or the local one. */
+export const BENCH_POSTGRES_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/** A database a bench runs on: the embedded PGlite, or a throwaway database on a Postgres server
+ * (`serverUrl`); `unavailable` says why it cannot be used in this run. */
+export interface BenchDatabase { name: 'pglite' | 'postgres', serverUrl?: string, unavailable?: string }
+
+/** The databases of BENCH_DATABASES (`pglite,postgres` unless set), the Postgres one checked. */
+export async function benchDatabases (): Promise<BenchDatabase[]> {
+  const names = (process.env.BENCH_DATABASES ?? 'pglite,postgres').split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const out: BenchDatabase[] = []
+  for (const name of names) {
+    if (name === 'pglite') out.push({ name })
+    else if (name === 'postgres') out.push({ name, serverUrl: BENCH_POSTGRES_URL, unavailable: await unreachable(BENCH_POSTGRES_URL) })
+    else throw new Error(`BENCH_DATABASES: unknown database ${name} (pglite, postgres)`)
+  }
+  return out
+}
+
+async function unreachable (url: string): Promise<string | undefined> {
+  const sql = postgres(url, { max: 1, connect_timeout: 3, onnotice: () => {} })
+  try {
+    await sql`select 1`
+    return undefined
+  } catch (err) {
+    return `${new URL(url).host}: ${(err as Error).message}`
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {})
+  }
+}
+
+/** A hub for a benchmark: free ports, a throwaway database (PGlite, or a fresh one on `serverUrl`,
+ * DATABASE_URL's server unless given), logs at error, the limits of BENCH_LIMITS unless `env` sets them. */
+export async function startBenchHub (env: Record<string, string> = {}, serverUrl: string | undefined = process.env.DATABASE_URL): Promise<BenchHub> {
+  const database = await createThrowawayDatabase(serverUrl)
   const config = loadConfig({
     HUB_HOST: '127.0.0.1',
     HUB_HTTP_PORT: '0',
@@ -47,6 +83,8 @@ export async function startBenchHub (env: Record<string, string> = {}): Promise<
   const devices = new DeviceRepository(hub.database)
   return {
     hub,
+    tenantId,
+    databaseUrl: database.url,
     async createDevice (input) {
       const { device, secret } = await devices.create(tenantId, input)
       return { clientId: device.id, username: device.id, password: secret }

@@ -1,7 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process'
+import { fork, spawnSync, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { writeHeapSnapshot } from 'node:v8'
-import { startBenchHub } from './bench-hub.ts'
+import { benchDatabases, startBenchHub, type BenchHub } from './bench-hub.ts'
+import { boundCheck, printLine } from './bench-line.ts'
 import type { ConnectSpec, WorkerMessage } from './connect-worker.ts'
 
 /** Connections held by one hub process: TARGET authenticated devices (provisioned in bulk) connect with a
@@ -16,7 +18,7 @@ import type { ConnectSpec, WorkerMessage } from './connect-worker.ts'
  * collections, per connection. The hub's resident set growth is printed beside it: it also counts the
  * heap V8 keeps after the connection storm (heap total grows about twice as much as heap used) and the
  * young generation's growth, which are the allocator's sizing, not a connection's state, and swing by
- * a factor of two between runs. One JSON line. */
+ * a factor of two between runs. One JSON line per database of BENCH_DATABASES. */
 const TARGET = Number(process.env.BENCH_DEVICES ?? 15_000)
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 4)
 const SOURCE_ADDRESSES = Number(process.env.BENCH_SOURCE_ADDRESSES ?? 200)
@@ -30,16 +32,14 @@ const HEAP_SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS
 const BUDGET_BYTES = 15 * 1024
 
 /** The embedded database's WebAssembly memory (part of the hub's RSS, outside the V8 heap), or 0. */
-const wasmBytes = (): number => {
+const wasmBytes = (bench: BenchHub): number => {
   const client = (bench.hub.database.db as unknown as { $client?: { mod?: { HEAPU8?: Uint8Array } } }).$client
   return client?.mod?.HEAPU8?.byteLength ?? 0
 }
 
-const bench = await startBenchHub({ HUB_CONNECT_RATE_PER_IP: CONNECT_RATE_PER_IP, HUB_DEVICE_PUBLISH_RATE: '50', HUB_DEVICE_PUBLISH_BURST: '200' })
-
-const settle = async (): Promise<NodeJS.MemoryUsage & { wasm: number }> => {
+const settle = async (bench: BenchHub): Promise<NodeJS.MemoryUsage & { wasm: number }> => {
   for (let i = 0; i < 4; i++) { global.gc?.(); await new Promise((resolve) => setTimeout(resolve, 250)) }
-  return { ...process.memoryUsage(), wasm: wasmBytes() }
+  return { ...process.memoryUsage(), wasm: wasmBytes(bench) }
 }
 
 function message<T extends WorkerMessage['type']> (child: ChildProcess, type: T): Promise<Extract<WorkerMessage, { type: T }>> {
@@ -56,76 +56,94 @@ function message<T extends WorkerMessage['type']> (child: ChildProcess, type: T)
   })
 }
 
-const children: ChildProcess[] = []
-try {
-  const devices = await bench.provisionDevices(TARGET, 'conn')
-  const warmupDevices = await bench.provisionDevices(WARMUP_DEVICES, 'warm-up')
-  const { hostname, port } = new URL(bench.hub.mqttUrl)
-  const addresses = Array.from({ length: SOURCE_ADDRESSES }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`)
-  for (let w = 0; w < WORKERS; w++) {
-    const child = fork(new URL('./connect-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    children.push(child)
-    const spec: ConnectSpec = {
-      host: hostname,
-      port: Number(port),
-      devices: devices.filter((_, i) => i % WORKERS === w),
-      warmup: warmupDevices.filter((_, i) => i % WORKERS === w),
-      addresses: addresses.filter((_, i) => i % WORKERS === w),
-      concurrency: CONCURRENCY,
-      keepaliveSeconds: 1200,
-      timeoutMs: 60_000
-    }
-    const ready = message(child, 'ready')
-    child.send({ type: 'spec', spec })
-    await ready
+const databases = await benchDatabases()
+if (databases.length > 1) {
+  // One process per database: the memory figures of one hub must not start from another's heap.
+  for (const database of databases) {
+    spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], { stdio: 'inherit', env: { ...process.env, BENCH_DATABASES: database.name } })
   }
-  const warmed = children.map((child) => message(child, 'warmed'))
-  for (const child of children) child.send({ type: 'warmup' })
-  await Promise.all(warmed)
-  while (bench.hub.broker.connectedClients > 0) await new Promise((resolve) => setTimeout(resolve, 50))
-  const before = await settle()
-  if (HEAP_SNAPSHOTS !== undefined) writeHeapSnapshot(join(HEAP_SNAPSHOTS, 'before.heapsnapshot'))
-  const t0 = Date.now()
-  const holding = children.map((child) => message(child, 'holding'))
-  for (const child of children) child.send({ type: 'go' })
-  const results = await Promise.all(holding)
-  const connectMs = Math.max(...results.map((r) => r.lastConnackAt)) - t0
-  const during = await settle()
-  const connected = bench.hub.broker.connectedClients
-  if (HEAP_SNAPSHOTS !== undefined) writeHeapSnapshot(join(HEAP_SNAPSHOTS, 'during.heapsnapshot'))
-  const released = children.map((child) => message(child, 'released'))
-  for (const child of children) child.send({ type: 'release' })
-  const dropped = (await Promise.all(released)).reduce((n, r) => n + r.dropped, 0)
-  const errors: Record<string, number> = {}
-  for (const r of results) for (const [reason, n] of Object.entries(r.errors)) errors[reason] = (errors[reason] ?? 0) + n
-  const per = (key: 'rss' | 'heapTotal' | 'heapUsed' | 'external' | 'arrayBuffers' | 'wasm'): number => Math.round((during[key] - before[key]) / Math.max(1, connected))
-  const livePerConnection = per('heapUsed') + per('external')
-  console.log(JSON.stringify({
-    bench: 'connections',
-    database: bench.hub.database.driver,
-    target: TARGET,
-    connected,
-    failed: results.reduce((n, r) => n + r.failed, 0),
-    ...(Object.keys(errors).length > 0 ? { errors } : {}),
-    droppedWhileHeld: dropped,
-    workers: WORKERS,
-    sourceAddresses: SOURCE_ADDRESSES,
-    connectRatePerIp: Number(CONNECT_RATE_PER_IP),
-    connectMs,
-    connectsPerSecond: Math.round(connected / (connectMs / 1000)),
-    memoryBasis: 'hub process V8 heap used + external growth after gc / connections',
-    hubBytesPerConnection: livePerConnection,
-    hubRssBytesPerConnection: per('rss'),
-    hubHeapUsedBytesPerConnection: per('heapUsed'),
-    hubExternalBytesPerConnection: per('external'),
-    hubHeapTotalBytesPerConnection: per('heapTotal'),
-    hubDatabaseWasmBytesPerConnection: per('wasm'),
-    budgetBytes: BUDGET_BYTES,
-    pass: connected >= TARGET && livePerConnection <= BUDGET_BYTES,
-    gcExposed: typeof global.gc === 'function',
-    hubRssMB: Math.round(during.rss / 1048576)
-  }))
-} finally {
-  for (const child of children) if (child.exitCode === null) child.kill()
-  await bench.close()
+} else {
+  for (const database of databases) {
+    if (database.unavailable !== undefined) printLine('connections', { database: database.name, target: TARGET, skipped: database.unavailable }, [])
+    else await once(database.serverUrl)
+  }
+}
+
+async function once (serverUrl: string | undefined): Promise<void> {
+  const bench = await startBenchHub({ HUB_CONNECT_RATE_PER_IP: CONNECT_RATE_PER_IP, HUB_DEVICE_PUBLISH_RATE: '50', HUB_DEVICE_PUBLISH_BURST: '200' }, serverUrl)
+  const children: ChildProcess[] = []
+  try {
+    const devices = await bench.provisionDevices(TARGET, 'conn')
+    const warmupDevices = await bench.provisionDevices(WARMUP_DEVICES, 'warm-up')
+    const { hostname, port } = new URL(bench.hub.mqttUrl)
+    const addresses = Array.from({ length: SOURCE_ADDRESSES }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`)
+    for (let w = 0; w < WORKERS; w++) {
+      const child = fork(new URL('./connect-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      children.push(child)
+      const spec: ConnectSpec = {
+        host: hostname,
+        port: Number(port),
+        devices: devices.filter((_, i) => i % WORKERS === w),
+        warmup: warmupDevices.filter((_, i) => i % WORKERS === w),
+        addresses: addresses.filter((_, i) => i % WORKERS === w),
+        concurrency: CONCURRENCY,
+        keepaliveSeconds: 1200,
+        timeoutMs: 60_000
+      }
+      const ready = message(child, 'ready')
+      child.send({ type: 'spec', spec })
+      await ready
+    }
+    const warmed = children.map((child) => message(child, 'warmed'))
+    for (const child of children) child.send({ type: 'warmup' })
+    await Promise.all(warmed)
+    while (bench.hub.broker.connectedClients > 0) await new Promise((resolve) => setTimeout(resolve, 50))
+    const before = await settle(bench)
+    if (HEAP_SNAPSHOTS !== undefined) writeHeapSnapshot(join(HEAP_SNAPSHOTS, 'before.heapsnapshot'))
+    const t0 = Date.now()
+    const holding = children.map((child) => message(child, 'holding'))
+    for (const child of children) child.send({ type: 'go' })
+    const results = await Promise.all(holding)
+    const connectMs = Math.max(...results.map((r) => r.lastConnackAt)) - t0
+    const during = await settle(bench)
+    const connected = bench.hub.broker.connectedClients
+    if (HEAP_SNAPSHOTS !== undefined) writeHeapSnapshot(join(HEAP_SNAPSHOTS, 'during.heapsnapshot'))
+    const released = children.map((child) => message(child, 'released'))
+    for (const child of children) child.send({ type: 'release' })
+    const dropped = (await Promise.all(released)).reduce((n, r) => n + r.dropped, 0)
+    const errors: Record<string, number> = {}
+    for (const r of results) for (const [reason, n] of Object.entries(r.errors)) errors[reason] = (errors[reason] ?? 0) + n
+    const per = (key: 'rss' | 'heapTotal' | 'heapUsed' | 'external' | 'arrayBuffers' | 'wasm'): number => Math.round((during[key] - before[key]) / Math.max(1, connected))
+    const livePerConnection = per('heapUsed') + per('external')
+    printLine('connections', {
+      database: bench.hub.database.driver,
+      target: TARGET,
+      connected,
+      failed: results.reduce((n, r) => n + r.failed, 0),
+      ...(Object.keys(errors).length > 0 ? { errors } : {}),
+      droppedWhileHeld: dropped,
+      workers: WORKERS,
+      sourceAddresses: SOURCE_ADDRESSES,
+      connectRatePerIp: Number(CONNECT_RATE_PER_IP),
+      connectMs,
+      connectsPerSecond: Math.round(connected / (connectMs / 1000)),
+      memoryBasis: 'hub process V8 heap used + external growth after gc / connections',
+      hubBytesPerConnection: livePerConnection,
+      hubRssBytesPerConnection: per('rss'),
+      hubHeapUsedBytesPerConnection: per('heapUsed'),
+      hubExternalBytesPerConnection: per('external'),
+      hubHeapTotalBytesPerConnection: per('heapTotal'),
+      hubDatabaseWasmBytesPerConnection: per('wasm'),
+      budgetBytes: BUDGET_BYTES,
+      pass: connected >= TARGET && livePerConnection <= BUDGET_BYTES,
+      gcExposed: typeof global.gc === 'function',
+      hubRssMB: Math.round(during.rss / 1048576)
+    }, [
+      { metric: 'connected', value: connected, unit: 'connections', target: TARGET, kind: 'atLeast', reference: 'target count', referenceValue: TARGET, ratio: Number((connected / TARGET).toFixed(3)), score: Number((connected / TARGET).toFixed(3)), pass: connected >= TARGET },
+      boundCheck('hubBytesPerConnection', livePerConnection, 'bytes', BUDGET_BYTES)
+    ])
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill()
+    await bench.close()
+  }
 }
