@@ -79,3 +79,10 @@ export function listedFromData (data: unknown): ListedProfile[] | null {
   }
   return out
 }
+
+/** The ICCID a succeeded `download` answer names in `data.iccid` (the profile now installed), `null`
+ * when it names none or not an ICCID. */
+export function downloadedIccid (data: unknown): string | null {
+  const iccid = (data as { iccid?: unknown } | undefined)?.iccid
+  return typeof iccid === 'string' && /^89[0-9]{16,18}$/.test(iccid) ? iccid : null
+}

@@ -1,28 +1,28 @@
-import { and, eq, sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
-import type { CommandResultMessage } from '../../protocol/commands.ts'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import type { Database, Db } from '../db/database.ts'
-import { profiles, type CommandRow, type CommandStatus, type ProfileRow } from '../db/schema/index.ts'
+import type { CommandRow, CommandStatus, ProfileRow } from '../db/schema/index.ts'
 import type { EimIdentity } from '../eim/eim-identity.ts'
 import { errors } from '../errors.ts'
 import type { HubMetrics } from '../metrics.ts'
-import { profileEventData } from '../notifications/notification-pipeline.ts'
-import type { OperatorDirectory } from '../notifications/operator-directory.ts'
-import { reportedConflict } from '../notifications/profile-conflict.ts'
-import type { EuiccRepository, Tx } from '../repositories/euicc-repository.ts'
+import type { ProfileInventory } from '../inventory/profile-inventory.ts'
+import { profileEventData } from '../inventory/profile-row.ts'
+import type { Tx } from '../repositories/euicc-repository.ts'
+import type { EuiccCertificates } from '../trust/euicc-certificates.ts'
 import { CommandDelivery } from './command-delivery.ts'
 import { CommandEvents } from './command-events.ts'
-import { judge, listedFromData, needsEuiccCertificate, parseResult } from './command-result.ts'
+import { downloadedIccid, judge, listedFromData, needsEuiccCertificate, parseResult } from './command-result.ts'
 import { CommandTransitions, isUuid, TERMINAL, type CommandInput, type Requester } from './command-transitions.ts'
 
 export interface CommandServiceDeps {
   database: Database
   bus: EventBus
   audit: AuditLog
-  euicc: EuiccRepository
-  operators: OperatorDirectory
+  /** A succeeded command's effect on the profiles, in the transaction that ends it. */
+  inventory: ProfileInventory
+  /** The eUICC certificate a signed package result is verified with. */
+  certificates: EuiccCertificates
   eim: EimIdentity
   logger: Logger
   metrics?: HubMetrics
@@ -38,8 +38,9 @@ export type ResultOutcome = { ok: true } | { ok: false, reason: string, detail: 
 /** The command lifecycle (docs/operations.md) as the routes, the broker and the ingest path use it. Each
  * operation is a transition (`command-transitions.ts`, the SQL), then what follows once it has committed
  * (`command-events.ts`: event, audit, the command-finished hook); delivery is `command-delivery.ts`, the
- * reading of a device's answer `command-result.ts`. What lives here: the expiry sweep's timer, and a
- * result's inventory effect, which commits with the command's end. */
+ * reading of a device's answer `command-result.ts`, a result's effect on the profiles
+ * `server/inventory/profile-inventory.ts` (it commits with the command's end). What lives here: the
+ * expiry sweep's timer and the handling of a result. */
 export class CommandService {
   private readonly transitions: CommandTransitions
   private readonly events: CommandEvents
@@ -160,65 +161,22 @@ export class CommandService {
       if (row.result === null && (row.status === 'expired' || row.status === 'cancelled')) await transitions.keepLateResult(row.id, parsed.value)
       return { ok: true }
     }
-    const certificate = needsEuiccCertificate(row) ? await transitions.euiccCertificate(row.eid) : null
+    const certificate = needsEuiccCertificate(row) ? await this.deps.certificates.euiccDer(row.eid) : null
     const verdict = judge(row, parsed.value, this.deps.eim.eimId, certificate)
     const changed: ProfileRow[] = []
     const updated = await transitions.transaction(async (tx) => {
       const done = await transitions.finish(tx, row.id, verdict, parsed.value)
-      if (done !== undefined && verdict.status === 'succeeded') changed.push(...await this.applyEffects(tx, done, parsed.value))
+      if (done !== undefined && verdict.status === 'succeeded') {
+        const effect = { downloadedIccid: downloadedIccid(parsed.value.data), listed: verdict.listed ?? listedFromData(parsed.value.data) }
+        changed.push(...await this.deps.inventory.applyCommand(tx, done, effect))
+      }
       return done
     })
     if (updated === undefined) return { ok: true } // expired or answered meanwhile
-    if (updated.status === 'succeeded' && updated.eid !== null) {
-      const listed = verdict.listed ?? listedFromData(parsed.value.data)
-      if (listed !== null && updated.op === 'listProfiles') {
-        changed.push(...await this.deps.euicc.applyInventory(updated.tenantId, updated.deviceId, updated.eid, listed.map((p) => ({ ...p, operatorId: this.deps.operators.byIccid(p.iccid)?.id ?? null }))))
-      }
-    }
     for (const p of changed) if (p.tenantId !== null) this.deps.bus.publish({ type: 'profile.changed', tenantId: p.tenantId, data: profileEventData(p) })
     await events.audit(updated, `command.${updated.status}`, { type: 'device', id: device.id }, updated.status === 'succeeded' ? 'success' : 'failure',
       { op: updated.op, requestedBy: updated.requestedBy, ...(updated.errorCode === null ? {} : { code: updated.errorCode, message: updated.errorMessage }) })
     events.finished(updated)
     return { ok: true }
-  }
-
-  /** A succeeded operation changes the inventory at once (cause `command: <op> <id>`); the notifications
-   * that follow confirm it. (Profile writes move to one inventory module in a later change.) */
-  private async applyEffects (tx: Tx, row: CommandRow, result: CommandResultMessage): Promise<ProfileRow[]> {
-    const eid = row.eid
-    if (eid === null) return []
-    const cause = `command: ${row.op} ${row.id}`
-    const now = new Date()
-    const upsert = async (iccid: string, state: ProfileRow['state']): Promise<ProfileRow[]> => {
-      const conflict = reportedConflict(sql`${state}::text`, sql`profiles.reported_state`, 'the command says')
-      return await tx.insert(profiles).values({ eid, iccid, tenantId: row.tenantId, deviceId: row.deviceId, state, seqNumber: null, cause, changedAt: now, operatorId: this.deps.operators.byIccid(iccid)?.id ?? null })
-        .onConflictDoUpdate({ target: [profiles.eid, profiles.iccid], set: { state, cause, changedAt: now, conflict, deviceId: row.deviceId, tenantId: row.tenantId } })
-        .returning()
-    }
-    switch (row.op) {
-      case 'enable': {
-        const others = await tx.update(profiles).set({ state: 'disabled', cause: `${cause} (implicit)`, changedAt: now })
-          .where(and(eq(profiles.eid, eid), eq(profiles.state, 'enabled'), sql`${profiles.iccid} <> ${row.iccid}`)).returning()
-        return [...others, ...await upsert(row.iccid as string, 'enabled')]
-      }
-      case 'disable': return await upsert(row.iccid as string, 'disabled')
-      case 'delete': return await upsert(row.iccid as string, 'deleted')
-      case 'setFallback': {
-        const cleared = await tx.update(profiles).set({ fallback: false }).where(and(eq(profiles.eid, eid), eq(profiles.fallback, true), sql`${profiles.iccid} <> ${row.iccid}`)).returning()
-        const set = await tx.update(profiles).set({ fallback: true, cause, changedAt: now }).where(and(eq(profiles.eid, eid), eq(profiles.iccid, row.iccid as string))).returning()
-        return [...cleared, ...set]
-      }
-      case 'unsetFallback':
-        return await tx.update(profiles).set({ fallback: false, cause, changedAt: now })
-          .where(and(eq(profiles.eid, eid), row.iccid === null ? eq(profiles.fallback, true) : eq(profiles.iccid, row.iccid))).returning()
-      case 'download': {
-        const data = result.data as { iccid?: unknown } | undefined
-        const iccid = typeof data?.iccid === 'string' && /^89[0-9]{16,18}$/.test(data.iccid) ? data.iccid : null
-        // A downloaded profile is installed and not enabled: `disabled`, as the contract names it.
-        return iccid === null ? [] : await upsert(iccid, 'disabled')
-      }
-      case 'listProfiles':
-        return []
-    }
   }
 }

@@ -3,7 +3,7 @@ import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm'
 import { OPS_WITH_ICCID, parseActivationCode, type CommandOp, type CommandResultMessage } from '../../protocol/commands.ts'
 import type { AuditActorType } from '../audit/audit-log.ts'
 import type { Database, Db } from '../db/database.ts'
-import { commands, devices, eimCounters, euiccCertificates, type CommandRow, type CommandStatus } from '../db/schema/index.ts'
+import { commands, devices, eimCounters, type CommandRow, type CommandStatus } from '../db/schema/index.ts'
 import { MAX_COUNTER_VALUE, PSMO_TAG } from '../../esim/euicc-package.ts'
 import { errors } from '../errors.ts'
 import { decodeCursor, encodeCursor } from '../repositories/cursor.ts'
@@ -215,13 +215,6 @@ export class CommandTransitions {
     return await this.db.update(commands)
       .set({ status: 'expired', finishedAt: now, updatedAt: now, errorCode: 'expired', errorMessage: 'no answer before the command expired' })
       .where(and(inArray(commands.status, ['queued', 'sent']), lt(commands.expiresAt, now))).returning()
-  }
-
-  /** The eUICC certificate (DER) the hub holds for an EID, to verify a signed package result. */
-  async euiccCertificate (eid: string | null): Promise<Uint8Array | null> {
-    if (eid === null) return null
-    const [cert] = await this.db.select({ der: euiccCertificates.euiccDer }).from(euiccCertificates).where(eq(euiccCertificates.eid, eid))
-    return cert?.der ?? null
   }
 }
 

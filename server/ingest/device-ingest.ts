@@ -6,10 +6,9 @@ import { MAX_PAYLOAD_BYTES, topics } from '../../protocol/topics.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import type { NewQuarantineRow } from '../db/schema/index.ts'
 import type { HubMetrics } from '../metrics.ts'
+import type { ProfileInventory } from '../inventory/profile-inventory.ts'
+import { profileEventData } from '../inventory/profile-row.ts'
 import type { NotificationPipeline } from '../notifications/notification-pipeline.ts'
-import { profileEventData } from '../notifications/notification-pipeline.ts'
-import type { OperatorDirectory } from '../notifications/operator-directory.ts'
-import type { EuiccRepository } from '../repositories/euicc-repository.ts'
 import { rowToItem, sampleToRow } from '../repositories/telemetry-repository.ts'
 import type { IngestBatcher } from './ingest-batcher.ts'
 
@@ -21,8 +20,9 @@ export interface DeviceIngestDeps {
   bus: EventBus
   metrics: HubMetrics
   notifications: NotificationPipeline
-  euicc: EuiccRepository
-  operators: OperatorDirectory
+  /** Inventory reports are reconciled by the profile inventory (which refuses one naming an EID that is
+   * not the device's). */
+  inventory: ProfileInventory
   /** Publishes to a device (QoS 1) and resolves once the broker has taken the message. */
   sendToDevice (topic: string, payload: string): Promise<void>
   /** Command results (`commands/{commandId}/result`): verified and recorded before the PUBACK; one the
@@ -88,15 +88,11 @@ export class DeviceIngest {
   private async inventory (device: AuthenticatedDevice, packet: PublishPacket): Promise<void> {
     const parsed = parseInventoryReport(packet.payload as Buffer)
     if (!parsed.ok) return await this.quarantine(device, packet, parsed.reason, parsed.detail)
-    const report = parsed.value
-    const registered = await this.deps.euicc.deviceEid(device.id)
-    if (registered !== null && registered !== report.eid) {
-      return await this.quarantine(device, packet, 'eid-mismatch', `the report's EID ${report.eid} is not the device's ${registered}`)
-    }
-    const rows = await this.deps.euicc.applyInventory(device.tenantId, device.id, report.eid, report.profiles.map((p) => ({
-      ...p, operatorId: this.deps.operators.byIccid(p.iccid)?.id ?? null
-    })))
-    for (const row of rows) this.deps.bus.publish({ type: 'profile.changed', tenantId: device.tenantId, data: profileEventData(row) })
+    const outcome = await this.deps.inventory.applyReport(device, parsed.value.eid, parsed.value.profiles)
+    // Not the device's EID (not its registered one, or, without one, the EID another device
+    // holds): kept with the reason, acknowledged, nothing changed.
+    if (!outcome.ok) return await this.quarantine(device, packet, outcome.reason, outcome.detail)
+    for (const row of outcome.changed) this.deps.bus.publish({ type: 'profile.changed', tenantId: device.tenantId, data: profileEventData(row) })
   }
 
   private async quarantine (device: AuthenticatedDevice, packet: PublishPacket, reason: string, detail: string, keepPayload = true): Promise<void> {

@@ -1,17 +1,32 @@
 import { createHash } from 'node:crypto'
 import type { HubEvent } from '../../protocol/events.ts'
 import type { EventBus } from '../bus/event-bus.ts'
-import type { ProfileRow, ProfileState } from '../db/schema/index.ts'
+import type { ProfileRow } from '../db/schema/index.ts'
 import { nameAttribute, OID, readCertificateFields } from '../../esim/certificate-fields.ts'
 import { verifyNotification, type CachedChain, type VerificationResult } from '../../esim/notification-verifier.ts'
-import { decodePendingNotification, type NotificationOperation, type PendingNotification } from '../../esim/pending-notification.ts'
+import { decodePendingNotification, type PendingNotification } from '../../esim/pending-notification.ts'
+import type { ProfileInventory, NotificationEffect } from '../inventory/profile-inventory.ts'
+import { profileEventData } from '../inventory/profile-row.ts'
 import type { HubMetrics } from '../metrics.ts'
-import type { DeviceContext, NotificationRecord, NotificationStore, ProfileUpdate } from './notification-store.ts'
-import type { OperatorDirectory } from './operator-directory.ts'
-import type { TrustStore } from './trust-store.ts'
+import type { EuiccCertificates, HeldCertificate } from '../trust/euicc-certificates.ts'
+import type { TrustStore } from '../trust/trust-store.ts'
+import type { DeviceContext, NotificationRecord, NotificationStore } from './notification-store.ts'
 
 export type NotificationSource = 'mqtt' | 'es9plus'
 export interface NotificationDevice { id: string, tenantId: string }
+
+export interface NotificationPipelineDeps {
+  store: NotificationStore
+  /** Profile changes, applied in the batch's transaction. */
+  inventory: ProfileInventory
+  /** Certificates held for installation results; those of accepted notifications are learned. */
+  certificates: EuiccCertificates
+  trust: TrustStore
+  bus: EventBus
+  metrics: HubMetrics
+  /** A batch that failed (it stays in the inbox when it came over ES9+). */
+  onError (err: Error): void
+}
 
 export interface NotificationOutcome {
   status: 'accepted' | 'duplicate' | 'rejected'
@@ -19,17 +34,6 @@ export interface NotificationOutcome {
   detail?: string
   seqNumber?: number
   eid?: string
-}
-
-/** What each operation does to the profile it names. */
-const STATE_AFTER: Partial<Record<NotificationOperation, ProfileState>> = {
-  install: 'disabled', // installed and not enabled
-  enable: 'enabled',
-  disable: 'disabled',
-  delete: 'deleted',
-  rpmEnable: 'enabled',
-  rpmDisable: 'disabled',
-  rpmDelete: 'deleted'
 }
 
 const MAX_BATCH = 500
@@ -64,17 +68,23 @@ export class NotificationPipeline {
   private readonly idle: Array<() => void> = []
   /** Verified chains per trust scope (a tenant's anchors differ from another's): '' = platform only. */
   private readonly chains = new Map<string, Map<string, CachedChain>>()
-  private readonly knownCertificates = new Set<string>()
+  private readonly store: NotificationStore
+  private readonly inventory: ProfileInventory
+  private readonly certificates: EuiccCertificates
+  private readonly trust: TrustStore
+  private readonly bus: EventBus
+  private readonly metrics: HubMetrics
+  private readonly onError: (err: Error) => void
 
-  constructor (
-    private readonly store: NotificationStore,
-    private readonly trust: TrustStore,
-    private readonly operators: OperatorDirectory,
-    private readonly bus: EventBus,
-    private readonly metrics: HubMetrics,
-    private readonly onError: (err: Error) => void
-  ) {
-    trust.onChange(() => this.chains.clear())
+  constructor (deps: NotificationPipelineDeps) {
+    this.store = deps.store
+    this.inventory = deps.inventory
+    this.certificates = deps.certificates
+    this.trust = deps.trust
+    this.bus = deps.bus
+    this.metrics = deps.metrics
+    this.onError = (err) => { deps.onError(err) }
+    this.trust.onChange(() => this.chains.clear())
   }
 
   /** Processes a notification; resolves with its outcome once committed (the MQTT path acks then). */
@@ -136,7 +146,11 @@ export class NotificationPipeline {
     const bound = jobs.map((job, i) => job.device ?? (claimed[i] === null ? null : owners.get(claimed[i] as string) ?? null))
     const contexts = await this.store.deviceContexts([...new Set(bound.flatMap((d) => d === null ? [] : [d.id]))])
     for (const c of contexts.values()) if (c.eid !== null && !owners.has(c.eid)) owners.set(c.eid, { id: c.id, tenantId: c.tenantId })
-    const results = jobs.map((job, i) => this.verify(job, bound[i] === null ? null : contexts.get((bound[i] as NotificationDevice).id) ?? null, bound[i]?.tenantId ?? null))
+    const held = await this.certificates.held([...contexts.values()].flatMap((c) => c.eid === null ? [] : [c.eid]))
+    const results = jobs.map((job, i) => {
+      const context = bound[i] === null ? null : contexts.get((bound[i] as NotificationDevice).id) ?? null
+      return this.verify(job, context, context?.eid === null || context === null ? null : held.get(context.eid) ?? null, bound[i]?.tenantId ?? null)
+    })
 
     const firstOf = new Map<string, Decision>()
     const seenAccepted = new Set<string>()
@@ -164,33 +178,27 @@ export class NotificationPipeline {
     })
 
     const events: HubEvent[] = []
-    await this.store.transaction(async (tx) => {
+    const rememberLearned = await this.store.transaction(async (tx) => {
       const inserted = await this.store.insert(tx, decisions.flatMap((d) => d.record === null ? [] : [d.record]))
       for (const d of decisions) {
         // Not inserted: an accepted notification with the same (EID, seqNumber) was already stored.
         if (d.record !== null && !inserted.has(d.record.sha256)) d.outcome = { ...d.outcome, status: 'duplicate' }
       }
       const accepted = decisions.filter((d) => d.outcome.status === 'accepted' && d.verified !== null)
-      const updates = latestPerProfile(accepted.flatMap((d) => this.profileUpdate(d)))
-      const changed: ProfileRow[] = await this.store.applyProfiles(tx, updates)
-      for (const u of updates.filter((u) => u.state === 'enabled').sort((a, b) => a.seqNumber - b.seqNumber)) {
-        changed.push(...await this.store.disableOthers(tx, u.eid, u.iccid, u.seqNumber))
-      }
-      const certificates = accepted.flatMap((d) => {
+      const changed: ProfileRow[] = await this.inventory.applyNotifications(tx, accepted.flatMap((d) => profileEffect(d)))
+      const learned = await this.certificates.learn(tx, accepted.flatMap((d) => {
         const v = d.verified as Extract<VerificationResult, { ok: true }>
-        const key = `${v.eid}:${createHash('sha256').update(v.euiccCertificateDer).digest('hex')}`
-        if (v.notification.kind !== 'other-signed' || this.knownCertificates.has(key)) return []
-        return [{ eid: v.eid, euiccDer: v.euiccCertificateDer, eumDer: v.eumCertificateDer ?? null, key }]
-      })
-      await this.store.saveCertificates(tx, certificates)
+        return v.notification.kind === 'other-signed' ? [{ eid: v.eid, euiccDer: v.euiccCertificateDer, eumDer: v.eumCertificateDer ?? null }] : []
+      }))
       await this.store.learnEids(tx, accepted.flatMap((d) => {
         const context = d.job.device === null ? undefined : contexts.get(d.job.device.id)
         return context !== undefined && context.eid === null ? [{ deviceId: context.id, eid: d.outcome.eid as string }] : []
       }))
       await this.store.clearInbox(tx, jobs.flatMap((j) => j.inboxId === null ? [] : [j.inboxId]))
-      for (const c of certificates) this.knownCertificates.add(c.key)
       for (const p of changed) if (p.tenantId !== null) events.push({ type: 'profile.changed', tenantId: p.tenantId, data: profileEventData(p) })
+      return learned
     })
+    rememberLearned() // committed: this process need not write these certificates again
 
     for (const d of decisions) {
       this.metrics.notifications.inc({ status: d.outcome.status, reason: d.outcome.reason ?? '' })
@@ -207,14 +215,14 @@ export class NotificationPipeline {
     for (const event of events) this.bus.publish(event)
   }
 
-  private verify (job: Job, context: DeviceContext | null, tenantId: string | null): VerificationResult {
+  private verify (job: Job, context: DeviceContext | null, held: HeldCertificate | null, tenantId: string | null): VerificationResult {
     const scope = tenantId ?? ''
     let chains = this.chains.get(scope)
     if (chains === undefined) this.chains.set(scope, chains = new Map())
     // Installation results carry no certificate: the one the hub holds for the device's EID is used, with
     // its EUM certificate, and its whole chain is verified again against this device's anchors (a
     // certificate held without its EUM's cannot be, and verifies nothing).
-    const known = context?.euiccDer === null || context?.euiccDer === undefined || context.eumDer === null ? undefined : { euiccCertificate: context.euiccDer, eumCertificate: context.eumDer }
+    const known = held === null || held.eumDer === null ? undefined : { euiccCertificate: held.euiccDer, eumCertificate: held.eumDer }
     return verifyNotification(job.der, {
       trustAnchors: this.trust.anchors(tenantId),
       expectedEid: context?.eid ?? undefined,
@@ -247,36 +255,16 @@ export class NotificationPipeline {
     const owner = bound ?? holder
     return { job, outcome: { status: 'accepted', seqNumber, eid: result.eid }, record: record('accepted', null, null, result.eid, owner), owner, verified: result }
   }
-
-  private profileUpdate (d: Decision): ProfileUpdate[] {
-    const notification = (d.verified as Extract<VerificationResult, { ok: true }>).notification
-    const { operation, iccid, seqNumber } = notification.metadata
-    if (iccid === undefined) return []
-    if (notification.kind === 'installation-result' && notification.finalResult.kind === 'error') return []
-    const state = STATE_AFTER[operation]
-    if (state === undefined) return []
-    return [{
-      eid: d.outcome.eid as string,
-      iccid,
-      state,
-      seqNumber,
-      cause: `notification: ${operation} (seq ${seqNumber})`,
-      tenantId: d.owner?.tenantId ?? null,
-      deviceId: d.owner?.id ?? null,
-      operatorId: this.operators.byIccid(iccid)?.id ?? null
-    }]
-  }
 }
 
-/** Keeps, for each profile, only the change with the highest seqNumber. */
-function latestPerProfile (updates: ProfileUpdate[]): ProfileUpdate[] {
-  const latest = new Map<string, ProfileUpdate>()
-  for (const u of updates) {
-    const key = `${u.eid}:${u.iccid}`
-    const current = latest.get(key)
-    if (current === undefined || current.seqNumber < u.seqNumber) latest.set(key, u)
-  }
-  return [...latest.values()]
+/** The profile an accepted notification names, for the inventory (a failed installation result names
+ * none: it changes nothing). */
+function profileEffect (d: Decision): NotificationEffect[] {
+  const notification = (d.verified as Extract<VerificationResult, { ok: true }>).notification
+  const { operation, iccid, seqNumber } = notification.metadata
+  if (iccid === undefined) return []
+  if (notification.kind === 'installation-result' && notification.finalResult.kind === 'error') return []
+  return [{ eid: d.outcome.eid as string, iccid, operation, seqNumber, tenantId: d.owner?.tenantId ?? null, deviceId: d.owner?.id ?? null }]
 }
 
 /** The decoded notification, or undefined when the DER is not one (the verifier then says why). */
@@ -319,8 +307,4 @@ function describe (notification: PendingNotification | undefined) {
 function finalResult (n: Extract<PendingNotification, { kind: 'installation-result' }>) {
   const r = n.finalResult
   return r.kind === 'success' ? { kind: 'success', aid: Buffer.from(r.aid).toString('hex') } : { kind: 'error', bppCommandId: r.bppCommandId, errorReason: r.errorReason }
-}
-
-export function profileEventData (p: ProfileRow) {
-  return { deviceId: p.deviceId, eid: p.eid, iccid: p.iccid, state: p.state, cause: p.cause, seqNumber: p.seqNumber, reportedState: p.reportedState, conflict: p.conflict, operatorId: p.operatorId }
 }

@@ -1,9 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Database } from '../db/database.ts'
-import { devices, euiccCertificates, notificationInbox, notifications, type ProfileRow, type ProfileState } from '../db/schema/index.ts'
+import { devices, notificationInbox, notifications } from '../db/schema/index.ts'
 import { bigintArray, resultRows, textArray } from '../db/sql-values.ts'
 import { unnestInsert, type UnnestColumn } from '../db/unnest-insert.ts'
-import { notificationConflict } from './profile-conflict.ts'
 import type { Tx } from '../repositories/euicc-repository.ts'
 
 export interface NotificationRecord {
@@ -24,18 +23,8 @@ export interface NotificationRecord {
   result: Record<string, unknown> | null
 }
 
-export interface ProfileUpdate {
-  eid: string
-  iccid: string
-  tenantId: string | null
-  deviceId: string | null
-  state: ProfileState
-  seqNumber: number
-  cause: string
-  operatorId: string | null
-}
-
-export interface DeviceContext { id: string, tenantId: string, eid: string | null, euiccDer: Buffer | null, eumDer: Buffer | null }
+/** A bound device: its tenant and registered EID. */
+export interface DeviceContext { id: string, tenantId: string, eid: string | null }
 
 const recordColumns: Array<UnnestColumn<NotificationRecord>> = [
   { name: 'sha256', type: 'text', value: (r) => r.sha256 },
@@ -55,19 +44,10 @@ const recordColumns: Array<UnnestColumn<NotificationRecord>> = [
   { name: 'result', type: 'jsonb', value: (r) => r.result }
 ]
 
-const profileColumns: Array<UnnestColumn<ProfileUpdate>> = [
-  { name: 'eid', type: 'text', value: (p) => p.eid },
-  { name: 'iccid', type: 'text', value: (p) => p.iccid },
-  { name: 'tenant_id', type: 'uuid', value: (p) => p.tenantId },
-  { name: 'device_id', type: 'text', value: (p) => p.deviceId },
-  { name: 'state', type: 'text', value: (p) => p.state },
-  { name: 'seq_number', type: 'bigint', value: (p) => p.seqNumber },
-  { name: 'cause', type: 'text', value: (p) => p.cause },
-  { name: 'operator_id', type: 'text', value: (p) => p.operatorId }
-]
-
-/** The set-based reads and writes of the notification pipeline: each batch costs a few statements,
- * whatever its size. */
+/** The set-based reads and writes of the notification pipeline on its own tables (`notifications`,
+ * `notification_inbox`) and the EIDs it learns for devices: each batch costs a few statements, whatever
+ * its size. Profile changes are the inventory's (`server/inventory/profile-inventory.ts`), certificates
+ * the hub holds are `server/trust/euicc-certificates.ts`'s. */
 export class NotificationStore {
   constructor (private readonly database: Database) {}
 
@@ -82,12 +62,11 @@ export class NotificationStore {
     return await this.db.select({ id: notificationInbox.id, der: notificationInbox.der }).from(notificationInbox).orderBy(notificationInbox.id)
   }
 
-  /** Each device's registered EID and the eUICC certificate the hub holds for it. */
+  /** Each device's tenant and registered EID. */
   async deviceContexts (deviceIds: readonly string[]): Promise<Map<string, DeviceContext>> {
     if (deviceIds.length === 0) return new Map()
-    const rows = await this.db.select({ id: devices.id, tenantId: devices.tenantId, eid: devices.eid, euiccDer: euiccCertificates.euiccDer, eumDer: euiccCertificates.eumDer })
-      .from(devices).leftJoin(euiccCertificates, eq(euiccCertificates.eid, devices.eid))
-      .where(sql`${devices.id} = any(${textArray(deviceIds)})`)
+    const rows = await this.db.select({ id: devices.id, tenantId: devices.tenantId, eid: devices.eid })
+      .from(devices).where(sql`${devices.id} = any(${textArray(deviceIds)})`)
     return new Map(rows.map((r) => [r.id, r]))
   }
 
@@ -118,36 +97,6 @@ export class NotificationStore {
     return new Set(resultRows<{ sha256: string }>(rows).map((r) => r.sha256))
   }
 
-  /** Applies state changes unless a profile already reflects a newer notification (at most one update
-   * per profile: the caller keeps the highest seqNumber of each). */
-  async applyProfiles (tx: Tx, updates: readonly ProfileUpdate[]): Promise<ProfileRow[]> {
-    if (updates.length === 0) return []
-    const result = await tx.execute<Record<string, unknown>>(unnestInsert('profiles', profileColumns, updates, sql`
-      on conflict (eid, iccid) do update set state = excluded.state, seq_number = excluded.seq_number, cause = excluded.cause,
-        changed_at = now(), tenant_id = coalesce(excluded.tenant_id, profiles.tenant_id), device_id = coalesce(excluded.device_id, profiles.device_id),
-        operator_id = coalesce(excluded.operator_id, profiles.operator_id), conflict = ${notificationConflict(sql`excluded.state`)}
-      where profiles.seq_number is null or profiles.seq_number < excluded.seq_number
-      returning *`))
-    return resultRows<Record<string, unknown>>(result).map(toProfileRow)
-  }
-
-  /** Enabling a profile disables the one enabled before it (an eUICC has one), unless that one changed
-   * by a later notification. */
-  async disableOthers (tx: Tx, eid: string, enabledIccid: string, seqNumber: number): Promise<ProfileRow[]> {
-    const result = await tx.execute<Record<string, unknown>>(sql`update profiles set state = 'disabled', seq_number = ${seqNumber},
-      cause = ${`implicit: ${enabledIccid} enabled (seq ${seqNumber})`}, changed_at = now(), conflict = ${notificationConflict(sql`'disabled'`)}
-      where eid = ${eid} and state = 'enabled' and iccid <> ${enabledIccid} and (seq_number is null or seq_number < ${seqNumber})
-      returning *`)
-    return resultRows<Record<string, unknown>>(result).map(toProfileRow)
-  }
-
-  async saveCertificates (tx: Tx, certificates: ReadonlyArray<{ eid: string, euiccDer: Uint8Array, eumDer: Uint8Array | null }>): Promise<void> {
-    for (const c of certificates) {
-      const values = { eid: c.eid, euiccDer: Buffer.from(c.euiccDer), eumDer: c.eumDer === null ? null : Buffer.from(c.eumDer), source: 'notification' as const, updatedAt: new Date() }
-      await tx.insert(euiccCertificates).values(values).onConflictDoUpdate({ target: euiccCertificates.eid, set: values })
-    }
-  }
-
   async learnEids (tx: Tx, learned: ReadonlyArray<{ deviceId: string, eid: string }>): Promise<void> {
     for (const { deviceId, eid } of learned) {
       await tx.update(devices).set({ eid, updatedAt: new Date() }).where(and(eq(devices.id, deviceId), sql`${devices.eid} is null`))
@@ -156,26 +105,5 @@ export class NotificationStore {
 
   async clearInbox (tx: Tx, ids: readonly number[]): Promise<void> {
     if (ids.length > 0) await tx.delete(notificationInbox).where(sql`${notificationInbox.id} = any(${bigintArray(ids)})`)
-  }
-}
-
-function toProfileRow (raw: Record<string, unknown>): ProfileRow {
-  const date = (v: unknown) => v === null || v === undefined ? null : new Date(v as string)
-  return {
-    eid: raw.eid as string,
-    iccid: raw.iccid as string,
-    tenantId: raw.tenant_id as string | null,
-    deviceId: raw.device_id as string | null,
-    state: raw.state as ProfileState,
-    seqNumber: raw.seq_number === null ? null : Number(raw.seq_number),
-    cause: raw.cause as string,
-    changedAt: date(raw.changed_at) as Date,
-    reportedState: raw.reported_state as ProfileRow['reportedState'],
-    reportedAt: date(raw.reported_at),
-    conflict: raw.conflict as string | null,
-    name: raw.name as string | null,
-    spn: raw.spn as string | null,
-    operatorId: raw.operator_id as string | null,
-    fallback: raw.fallback as boolean
   }
 }

@@ -1,10 +1,10 @@
-import { and, desc, eq, gte, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm'
 import type { Database, Db } from '../db/database.ts'
-import { devices, euiccCertificates, notifications, operators, profiles, type NotificationRow, type OperatorRow, type ProfileRow } from '../db/schema/index.ts'
+import { notifications, type NotificationRow } from '../db/schema/index.ts'
 import { textArray } from '../db/sql-values.ts'
-import { reportedConflict, reportWins } from '../notifications/profile-conflict.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 
+/** A transaction of `Db` (the callback's argument of `db.transaction`). */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 
 export interface NotificationQuery {
@@ -34,96 +34,14 @@ export interface NotificationSummary {
   notificationCounts: { accepted: number, rejected: number }
 }
 
-/** Reads of notifications and the profile inventory, inventory reports, registered eUICC certificates
- * and operators (the notification pipeline writes through `NotificationStore`). */
+/** Reads of stored notifications, for the routes (the notification pipeline writes them through
+ * `NotificationStore`). The profile inventory is `server/inventory/profile-inventory.ts`'s, the eUICC
+ * certificates the hub holds `server/trust/euicc-certificates.ts`'s, operators
+ * `server/inventory/operator-directory.ts`'s. */
 export class EuiccRepository {
   constructor (private readonly database: Database) {}
 
   private get db () { return this.database.db }
-
-  async deviceEid (deviceId: string): Promise<string | null> {
-    const [row] = await this.db.select({ eid: devices.eid }).from(devices).where(eq(devices.id, deviceId))
-    return row?.eid ?? null
-  }
-
-  async operators (): Promise<OperatorRow[]> {
-    return await this.db.select().from(operators).orderBy(operators.id)
-  }
-
-  transaction<T> (work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.db.transaction(work)
-  }
-
-  async saveCertificate (tx: Tx, eid: string, euiccDer: Uint8Array, eumDer: Uint8Array | null, source: 'registered' | 'notification'): Promise<void> {
-    const values = { eid, euiccDer: Buffer.from(euiccDer), eumDer: eumDer === null ? null : Buffer.from(eumDer), source, updatedAt: new Date() }
-    await tx.insert(euiccCertificates).values(values).onConflictDoUpdate({ target: euiccCertificates.eid, set: values })
-  }
-
-  /** The device's inventory; deleted profiles only with `includeDeleted` (they stay as history). */
-  async profilesOfDevice (tenantId: string, deviceId: string, eid: string | null, includeDeleted = false): Promise<ProfileRow[]> {
-    const where = eid === null ? eq(profiles.deviceId, deviceId) : or(eq(profiles.eid, eid), eq(profiles.deviceId, deviceId))
-    const present = includeDeleted ? undefined : ne(profiles.state, 'deleted')
-    return await this.db.select().from(profiles).where(and(where, or(eq(profiles.tenantId, tenantId), isNull(profiles.tenantId)), present)).orderBy(profiles.iccid)
-  }
-
-  /** Records what an `inventory` report says. The device's report is its truth over what commands (and
-   * earlier reports) set: such a profile takes the reported state, and one missing from the report is
-   * deleted (cause `inventory`). A state set by a verified notification stays (a later notification with
-   * a higher seqNumber changes it) and the disagreement is written to `conflict`. Unknown profiles are
-   * added (cause `inventory`). A report for an EID another device holds changes nothing (returns null). */
-  async applyInventory (tenantId: string, deviceId: string, eid: string, reported: Array<{ iccid: string, state: 'enabled' | 'disabled', name?: string, spn?: string, operatorId: string | null }>): Promise<ProfileRow[]> {
-    return await this.db.transaction(async (tx) => {
-      const [holder] = await tx.select({ id: devices.id }).from(devices).where(and(eq(devices.eid, eid), ne(devices.id, deviceId))).limit(1)
-      if (holder !== undefined) return []
-      const now = new Date()
-      const changed: ProfileRow[] = []
-      const wins = reportWins()
-      for (const p of reported) {
-        const [row] = await tx.insert(profiles).values({
-          eid,
-          iccid: p.iccid,
-          tenantId,
-          deviceId,
-          state: p.state,
-          seqNumber: null,
-          cause: 'inventory',
-          changedAt: now,
-          reportedState: p.state,
-          reportedAt: now,
-          name: p.name ?? null,
-          spn: p.spn ?? null,
-          operatorId: p.operatorId
-        }).onConflictDoUpdate({
-          target: [profiles.eid, profiles.iccid],
-          set: {
-            state: sql`case when ${wins} then excluded.state else profiles.state end`,
-            cause: sql`case when ${wins} and profiles.state <> excluded.state then 'inventory' else profiles.cause end`,
-            changedAt: sql`case when ${wins} and profiles.state <> excluded.state then excluded.changed_at else profiles.changed_at end`,
-            reportedState: p.state,
-            reportedAt: now,
-            name: sql`coalesce(excluded.name, ${profiles.name})`,
-            spn: sql`coalesce(excluded.spn, ${profiles.spn})`,
-            operatorId: sql`coalesce(${profiles.operatorId}, excluded.operator_id)`,
-            deviceId,
-            tenantId,
-            conflict: sql`case when ${wins} then null else ${reportedConflict(sql`profiles.state`, sql`excluded.reported_state`, 'notifications say')} end`
-          }
-        }).returning()
-        changed.push(row)
-      }
-      const listed = reported.map((p) => p.iccid)
-      const notListed = listed.length > 0 ? sql`not (${profiles.iccid} = any(${textArray(listed)}))` : sql`true`
-      const missing = await tx.update(profiles).set({
-        state: sql`case when ${wins} then 'deleted' else profiles.state end`,
-        cause: sql`case when ${wins} then 'inventory' else profiles.cause end`,
-        changedAt: sql`case when ${wins} then ${now.toISOString()}::timestamptz else profiles.changed_at end`,
-        reportedState: 'absent',
-        reportedAt: now,
-        conflict: sql`case when ${wins} then null else ${reportedConflict(sql`profiles.state`, sql`'absent'`, 'notifications say')} end`
-      }).where(and(eq(profiles.eid, eid), notListed, sql`(profiles.state <> 'deleted' or profiles.reported_state is distinct from 'absent')`)).returning()
-      return [...changed, ...missing]
-    })
-  }
 
   /** The newest notification and the accepted/rejected counts of each device, for a page of devices in
    * one query (devices without notifications are absent from the map). */

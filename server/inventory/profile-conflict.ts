@@ -1,5 +1,18 @@
 import { sql, type SQL } from 'drizzle-orm'
 
+/** The causes a profile's state is written with. The conflict rule below reads them back: a state whose
+ * cause starts with `command:` or `inventory` may be replaced by the device's report, one set by a
+ * verified notification (`notification:`, `implicit:`) may not. */
+export const cause = {
+  notification: (operation: string, seqNumber: number) => `notification: ${operation} (seq ${seqNumber})`,
+  /** The profile enabled before, disabled because a notification enabled another (one per eUICC). */
+  implicit: (enabledIccid: string, seqNumber: number) => `implicit: ${enabledIccid} enabled (seq ${seqNumber})`,
+  command: (op: string, commandId: string) => `command: ${op} ${commandId}`,
+  /** The profile enabled before, disabled because a command enabled another. */
+  commandImplicit: (commandCause: string) => `${commandCause} (implicit)`,
+  inventory: 'inventory'
+} as const
+
 /** One rule, in SQL, for `profiles.conflict`: null when a profile's state agrees with what its device
  * reported in its last `inventory` (enabled ↔ enabled, disabled ↔ disabled, deleted ↔ absent),
  * else the disagreement in words (`<says> <state>, the device reports <reported>`). */
