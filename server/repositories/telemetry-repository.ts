@@ -94,16 +94,26 @@ export class TelemetryRepository {
   }
 }
 
+/** snake_case column → camelCase key, computed once per column name (a page maps 100 rows × 21 columns). */
+const CAMEL = new Map<string, string>()
+const camelOf = (key: string): string => {
+  let camel = CAMEL.get(key)
+  if (camel === undefined) {
+    camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+    CAMEL.set(key, camel)
+  }
+  return camel
+}
+const BIGINT_KEYS = new Set(['seq', 'cellId', 'bytesUp', 'bytesDown', 'uptime'])
+
 /** Maps a raw snake_case telemetry row to the drizzle shape (bigint columns arrive as strings). */
 function fromSnakeRow (raw: Record<string, unknown>): TelemetryRow {
   const row: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(raw)) {
-    const camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
-    row[camel] = value
+  for (const key in raw) {
+    const camel = camelOf(key)
+    const value = raw[key]
+    row[camel] = value !== null && value !== undefined && BIGINT_KEYS.has(camel) ? Number(value) : value
   }
   row.ts = new Date(row.ts as string)
-  for (const key of ['seq', 'cellId', 'bytesUp', 'bytesDown', 'uptime'] as const) {
-    if (row[key] !== null && row[key] !== undefined) row[key] = Number(row[key])
-  }
   return row as TelemetryRow
 }
