@@ -5,8 +5,7 @@ import { join } from 'node:path'
 import { encodeInstallationResult, encodeOtherSignedNotification } from '../../esim/notification-encoder.ts'
 import type { NotificationOperation } from '../../esim/pending-notification.ts'
 import type { TestPki } from '../../esim/test-pki.ts'
-
-interface Teardown { teardown (fn: () => unknown): void }
+import type { Teardown } from './test-hub.ts'
 
 export const SMDP = 'smdp.example.test'
 

@@ -3,14 +3,19 @@ import pino from 'pino'
 import { loadConfig } from '../../server/config.ts'
 import { createThrowawayDatabase } from '../../server/db/throwaway-database.ts'
 import { startHub, type Hub, type HubOptions } from '../../server/hub.ts'
+import { request, type Answer, type DeviceView } from './hub-client.ts'
 
-interface Teardown { teardown (fn: () => unknown): void }
+/** What the test kit needs of a tap test: somewhere to register cleanup (the one teardown type). */
+export interface Teardown { teardown (fn: () => unknown): void }
+
+export interface DeviceCredentials { clientId: string, username: string, password: string }
 
 export interface TestHub extends Hub {
   admin: { email: string, password: string }
   login (): Promise<string>
-  api<T = any>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number, body: T }>
-  createDevice (token: string, body?: Record<string, unknown>): Promise<{ device: any, credentials: { clientId: string, username: string, password: string } }>
+  /** `request()` against this hub with a bearer token ('' for none). */
+  api<T = any>(token: string, method: string, path: string, body?: unknown): Promise<Answer<T>>
+  createDevice (token: string, body?: Record<string, unknown>): Promise<{ device: DeviceView, credentials: DeviceCredentials }>
 }
 
 /** A fresh database on DATABASE_URL's server (dropped at teardown), or an in-memory PGlite. */
@@ -41,14 +46,7 @@ export async function startTestHub (t: Teardown, options: HubOptions & { env?: R
   const hub = await startHub(config, { logger: pino({ level: config.logLevel }), ...options })
   t.teardown(() => hub.close())
 
-  const api = async (token: string, method: string, path: string, body?: unknown) => {
-    const headers: Record<string, string> = {}
-    if (token !== '') headers.authorization = 'Bearer ' + token
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    const res = await fetch(hub.httpUrl + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-    const text = await res.text()
-    return { status: res.status, body: text === '' ? null : JSON.parse(text) }
-  }
+  const api = <T = any>(token: string, method: string, path: string, body?: unknown) => request<T>(hub.httpUrl, method, path, { token, body })
   const login = async () => {
     const res = await api('', 'POST', '/api/auth/login', admin)
     if (res.status !== 200) throw new Error('login failed: ' + JSON.stringify(res.body))

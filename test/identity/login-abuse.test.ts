@@ -1,7 +1,7 @@
 import t from 'tap'
 import { loginLimits } from '../../server/auth/login-guard.ts'
 import { hashConcurrency } from '../../server/auth/passwords.ts'
-import { request } from '../helpers/identity-client.ts'
+import { request } from '../helpers/hub-client.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
 // RELIABILITY E32 (brute force, spraying, lockout abuse, uniform answers) and E33 (huge passwords,

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { loginLimits } from '../../server/auth/login-guard.ts'
 import { passwordVerifications } from '../../server/auth/passwords.ts'
-import { request, type Answer } from '../helpers/identity-client.ts'
+import { request, type Answer } from '../helpers/hub-client.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
 // RELIABILITY case 58: attempts sent in parallel are reserved before the password is checked, so at

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
-import { refreshCookie, request } from '../helpers/identity-client.ts'
+import { refreshCookie, request } from '../helpers/hub-client.ts'
 import { SseClient } from '../helpers/sse-client.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
-import { request } from '../helpers/identity-client.ts'
+import { request } from '../helpers/hub-client.ts'
 import { SseClient } from '../helpers/sse-client.ts'
 import { startTestHub, throwawayDatabase, type TestHub } from '../helpers/test-hub.ts'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Secret, TOTP } from 'otpauth'
-import { request } from '../helpers/identity-client.ts'
+import { request } from '../helpers/hub-client.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
 // RELIABILITY E39: a code reused in its step, a code from three steps ago, brute force → refused and

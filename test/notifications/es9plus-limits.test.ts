@@ -1,10 +1,11 @@
 import t from 'tap'
+import { eventually } from '../helpers/eventually.ts'
 import { sql } from 'drizzle-orm'
 import { eidForPrefix } from '../../esim/eid.ts'
 import { iccidForPrefix } from '../../esim/iccid.ts'
 import { createTestPki } from '../../esim/test-pki.ts'
 import { euiccOf, trustDir } from '../helpers/euicc-fixtures.ts'
-import { request } from '../helpers/identity-client.ts'
+import { request } from '../helpers/hub-client.ts'
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts'
 
 // RELIABILITY 60: ES9+ flooded from one address → 429 after the limit; rejected notifications for
@@ -14,11 +15,7 @@ const PATH = '/gsma/rsp2/es9plus/handleNotification'
 const post = (hub: TestHub, der: Buffer, from: string) => request(hub.httpUrl, 'POST', PATH, { body: { pendingNotification: der.toString('base64') }, headers: { 'x-admin-protocol': 'gsma/rsp/v2.2.0' }, from })
 
 async function until (what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error('never: ' + what)
+  await eventually(what, check)
 }
 
 const count = async (hub: TestHub, table: 'notifications' | 'notification_inbox') =>

@@ -10,7 +10,7 @@ import { OID } from '../../esim/certificate-fields.ts'
 import { oid, sequence, tlv } from '../../esim/der-writer.ts'
 import { HSTS_VALUE } from '../../server/transport-security.ts'
 import { buildWeb } from '../../web/build.ts'
-import { request, refreshCookie, type Answer } from '../helpers/identity-client.ts'
+import { request, refreshCookie, type Answer } from '../helpers/hub-client.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
 // HUB_HTTPS_PORT (the same app over TLS), HUB_TRUST_PROXY (X-Forwarded-* from that proxy only): the
