@@ -5,9 +5,10 @@ import mqttPacket from 'mqtt-packet'
 import { startTestHub } from '../helpers/test-hub.ts'
 
 const FLOODERS = 20
-const FLOOD_MS = 2000
+/** Only a hub that never cuts a flooder off floods this long (the test then fails). */
+const FLOOD_LIMIT_MS = 60_000
 
-/** Writes QoS 0 publishes as fast as the socket takes them, for a bounded time. */
+/** Writes QoS 0 publishes as fast as the socket takes them, until the hub closes the connection. */
 function flood (socket: Socket, topic: string, until: number): Promise<number> {
   const packet = mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify({ ts: Date.now(), seq: 1, rsrp: -99 })), qos: 0, dup: false, retain: false } as mqttPacket.IPublishPacket)
   const chunk = Buffer.concat(Array.from({ length: 200 }, () => packet))
@@ -42,7 +43,7 @@ t.test('a QoS 0 flood from many devices: the hub survives and keeps serving a we
 
   const client = await mqtt.connectAsync(hub.mqttUrl, { ...good.credentials, reconnectPeriod: 0 })
   t.teardown(() => client.endAsync(true))
-  const until = Date.now() + FLOOD_MS
+  const until = Date.now() + FLOOD_LIMIT_MS
   const flooding = Promise.all(sockets.map(({ socket, topic }) => flood(socket, topic, until)))
   // The well-behaved device keeps publishing through the flood: every publish is acknowledged, however
   // long the machine takes (no speed is asserted here; `npm run bench` measures speed).
@@ -52,8 +53,8 @@ t.test('a QoS 0 flood from many devices: the hub survives and keeps serving a we
     await client.publishAsync(`devices/${good.device.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq }), { qos: 1 })
     acked++
   }
-  const sent = (await flooding).reduce((a, b) => a + b, 0)
-  t.ok(sent > 10_000, `the flooders wrote ${sent} publishes`)
+  const sentBy = await flooding
+  t.ok(sentBy.every((n) => n > 200), `every flooder wrote more than its burst of 200 (${sentBy.reduce((a, b) => a + b, 0)} publishes in all)`)
   t.equal(acked, GOOD, 'every publish of the well-behaved device was acknowledged during the flood')
   t.ok(client.connected, 'and it stays connected')
   const closed = sockets.filter(({ socket }) => socket.destroyed || socket.readableEnded).length

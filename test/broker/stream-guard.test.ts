@@ -441,11 +441,10 @@ t.test('connect deadline', async t => {
     let sent = 0
     while (!h.socket.destroyed && sent < CONNECT.length) {
       h.socket.feed(CONNECT.subarray(sent, ++sent))
-      await sleep(50)
+      await sleep(50) // the drip's pace: one byte every 50 ms, the whole CONNECT well past the deadline
     }
     t.ok(sent < CONNECT.length, 'closed before the drip finished')
     t.ok(Date.now() - started >= 190, 'not before the deadline')
-    t.ok(Date.now() - started < 2_000, 'closed at the deadline')
     t.same(h.rejections.map(r => r.code), ['connect-deadline'])
     t.equal(h.received().length, 0)
   })
@@ -456,7 +455,7 @@ t.test('connect deadline', async t => {
     t.equal(timers(), baseline + 1, 'deadline timer armed')
     await feed(h, CONNECT, 'whole')
     t.equal(timers(), baseline, 'deadline timer cleared on CONNECT')
-    await sleep(300)
+    await sleep(300) // past the 200 ms deadline: a close that does not come announces nothing
     t.same(h.rejections, [])
     t.equal(h.socket.destroyed, false)
   })
@@ -619,8 +618,10 @@ t.test('256 MB claimed header: closed after the header, without buffering', asyn
     const broker = await Aedes.createBroker()
     const rejections: GuardRejection[] = []
     let serverBytesRead = -1
+    let serverSocketClosed = (): void => {}
+    const serverClosed = new Promise<void>(resolve => { serverSocketClosed = resolve })
     const server = net.createServer(socket => {
-      socket.on('close', () => { serverBytesRead = socket.bytesRead })
+      socket.on('close', () => { serverBytesRead = socket.bytesRead; serverSocketClosed() })
       broker.handle(guardStream(socket, defaultStreamGuardLimits, r => rejections.push(r)))
     })
     server.listen(0, '127.0.0.1')
@@ -645,7 +646,7 @@ t.test('256 MB claimed header: closed after the header, without buffering', asyn
       sent += chunk.length
     }
     await closed
-    await sleep(50)
+    await serverClosed
     const growth = retainedBytes() - before
     t.comment(`client streamed ${sent} bytes; server read ${serverBytesRead}; heap+buffers growth ${growth}; rss growth ${process.memoryUsage().rss - rssBefore}`)
     t.same(rejections.map(r => r.code), ['packet-too-large'])

@@ -1,5 +1,6 @@
 import { connect as tcpConnect, type Socket } from 'node:net'
 import mqttPacket from 'mqtt-packet'
+import { eventually } from './eventually.ts'
 
 /** A raw MQTT connection for tests that must send what a well-behaved client library refuses to. */
 export class RawMqtt {
@@ -26,15 +27,12 @@ export class RawMqtt {
   }
 
   /** Waits for the first received packet with this `cmd` (or rejects when the socket closes first). */
-  async next (cmd: string, timeoutMs = 5000): Promise<mqttPacket.Packet> {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
+  async next (cmd: string, timeoutMs = 20_000): Promise<mqttPacket.Packet> {
+    return await eventually(`a ${cmd}`, () => {
       const found = this.packets.find((p) => p.cmd === cmd)
-      if (found !== undefined) return found
-      if (this.socket.destroyed) throw new Error(`closed before a ${cmd}`)
-      await new Promise((resolve) => setTimeout(resolve, 5))
-    }
-    throw new Error(`no ${cmd} within ${timeoutMs} ms`)
+      if (found === undefined && this.socket.destroyed) throw new Error(`closed before a ${cmd}`)
+      return found
+    }, timeoutMs)
   }
 
   close (): void {

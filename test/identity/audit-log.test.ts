@@ -1,4 +1,5 @@
 import t from 'tap'
+import { eventually } from '../helpers/eventually.ts'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -26,12 +27,11 @@ t.test('the audit chain', async (t) => {
     client.publish(`devices/${other.id}/telemetry`, '{}', { qos: 1 })
     await closed
     await client.endAsync(true)
-    let rows: Array<{ actor_id: string, outcome: string }> = []
-    for (let i = 0; i < 50 && rows.length === 0; i++) {
+    const rows = await eventually('the refused publish audited', async () => {
       await hub.audit.flush()
-      rows = await hub.database.rows(sql`select actor_id, outcome from audit_log where action = 'mqtt.publish'`)
-      if (rows.length === 0) await new Promise((resolve) => setTimeout(resolve, 20))
-    }
+      const found = await hub.database.rows<{ actor_id: string, outcome: string }>(sql`select actor_id, outcome from audit_log where action = 'mqtt.publish'`)
+      return found.length > 0 && found
+    })
     t.same(rows, [{ actor_id: device.id, outcome: 'denied' }])
   })
 

@@ -1,5 +1,6 @@
 import t from 'tap'
 import mqtt from 'mqtt'
+import { eventually } from '../helpers/eventually.ts'
 import { sql } from 'drizzle-orm'
 import { eidForPrefix } from '../../esim/eid.ts'
 import { iccidForPrefix } from '../../esim/iccid.ts'
@@ -29,12 +30,10 @@ async function es9plus (hub: TestHub, der: Buffer): Promise<number> {
 
 /** Polls until the ES9+ inbox is empty: every posted notification has its outcome committed. */
 async function inboxDrained (hub: TestHub): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  await eventually('the ES9+ inbox drained', async () => {
     const [{ n }] = await hub.database.rows<{ n: number }>(sql`select count(*)::int as n from notification_inbox`)
-    if (n === 0) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error('the ES9+ inbox never drained')
+    return n === 0
+  })
 }
 
 /** A PKI whose eUICC carries `eid`, under the CI of `base` (a new EUM whose range holds the EID). */

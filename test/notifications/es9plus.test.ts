@@ -1,4 +1,5 @@
 import t from 'tap'
+import { eventually } from '../helpers/eventually.ts'
 import { createTestPki } from '../../esim/test-pki.ts'
 import { iccidForPrefix } from '../../esim/iccid.ts'
 import { euiccOf, toPem, trustDir } from '../helpers/euicc-fixtures.ts'
@@ -14,13 +15,10 @@ function post (hub: TestHub, body: unknown) {
 
 /** Polls the fleet-wide list until the notification with `seqNumber` has left `pending`. */
 async function settled (hub: TestHub, token: string, seqNumber: number) {
-  for (let i = 0; i < 100; i++) {
+  return await eventually(`notification ${seqNumber} settled`, async () => {
     const items = (await hub.api(token, 'GET', '/api/notifications')).body.items as Array<{ seqNumber: number, status: string, reason: string | null, source: string, deviceId: string }>
-    const found = items.find((n) => n.seqNumber === seqNumber && n.status !== 'pending')
-    if (found !== undefined) return found
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error('notification never settled')
+    return items.find((n) => n.seqNumber === seqNumber && n.status !== 'pending')
+  })
 }
 
 t.test('ES9+ handleNotification: 204 with an empty body, matched to its device by EID, same pipeline', async (t) => {
