@@ -1,16 +1,21 @@
 import t from 'tap'
+import { isdpAid } from '../../device-sim/identity.ts'
+import { eventually } from '../helpers/eventually.ts'
+import type { SimulatedDevice } from '../helpers/simulated-device.ts'
 import { SseClient } from '../helpers/sse-client.ts'
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts'
-import { ICCID_B, lpaDevice } from './helpers.ts'
-import type { TestDevice } from './test-device.ts'
+import { ICCID_B, lpaDevice, waitCommand } from './helpers.ts'
 
-async function waitCampaign (hub: TestHub, token: string, id: string, done: (c: any) => boolean, timeoutMs = 20_000): Promise<any> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const c = (await hub.api(token, 'GET', `/api/campaigns/${id}`)).body
-    if (done(c)) return c
-    if (Date.now() > until) throw new Error('campaign stuck: ' + JSON.stringify(c))
-    await new Promise((resolve) => setTimeout(resolve, 50))
+/** Waits for `done(campaign)`, for as long as the campaign makes progress (stuck for 20 s fails). */
+async function waitCampaign (hub: TestHub, token: string, id: string, done: (c: any) => boolean): Promise<any> {
+  let last: any
+  try {
+    return await eventually(`campaign ${id}`, async () => {
+      last = (await hub.api(token, 'GET', `/api/campaigns/${id}`)).body
+      return done(last) && last
+    }, { progress: () => [last?.status, last?.progress] })
+  } catch (err) {
+    throw new Error('campaign stuck: ' + JSON.stringify(last), { cause: err })
   }
 }
 
@@ -18,18 +23,20 @@ t.test('a campaign over 200 devices: concurrency, failure threshold, pause, resu
   // The safety tick never fires during these tests: campaigns advance on command ends and rate timers.
   const hub = await startTestHub(t, { commands: { sweepMs: 200, campaignTickMs: 3_600_000 } })
   const token = await hub.login()
-  const fleet: TestDevice[] = []
+  const fleet: SimulatedDevice[] = []
   let inFlight = 0
   let maxInFlight = 0
   for (let i = 0; i < 200; i++) {
     const failing = i >= 120
     fleet.push(await lpaDevice(hub, token, {
       tags: ['fleet', i % 2 === 0 ? 'even' : 'odd'],
+      // The eUICCs of the last 80 refuse every operation.
+      ...(failing ? { faults: { 'fail-ops': 1 } } : {}),
       behaviour: () => {
         inFlight++
         maxInFlight = Math.max(maxInFlight, inFlight)
         setTimeout(() => { inFlight-- }, 20)
-        return failing ? 'fail' : 'run'
+        return 'run'
       }
     }))
   }
@@ -57,8 +64,9 @@ t.test('a campaign over 200 devices: concurrency, failure threshold, pause, resu
   t.ok(paused.progress.succeeded >= 120 - 10 && paused.progress.succeeded <= 120, `the healthy devices ran first (${paused.progress.succeeded})`)
   t.ok(paused.progress.pending > 0, 'the rest waits')
   t.ok(maxInFlight <= 10, `never more than the concurrency limit in flight (${maxInFlight})`)
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  const still = (await hub.api(token, 'GET', `/api/campaigns/${id}`)).body
+  // Campaigns step on command ends: once every launched command has ended, a paused one that launched
+  // again would show it here.
+  const still = await waitCampaign(hub, token, id, (c) => c.progress.queued === 0 && c.progress.sent === 0)
   t.equal(still.status, 'paused')
   t.equal(still.progress.pending, paused.progress.pending, 'a paused campaign launches nothing')
   t.notOk(other.received.length > 0, 'devices outside the filter get nothing')
@@ -96,16 +104,15 @@ t.test('campaign filters: operator, model (IMEI TAC), tags combined; the campaig
   const hub = await startTestHub(t, { commands: { campaignTickMs: 3_600_000 } })
   const token = await hub.login()
   const a = await lpaDevice(hub, token, { tags: ['site-a'] })
-  const b = await lpaDevice(hub, token, { tags: ['site-a'] })
+  // b carries an MPT profile (ICCID prefix 899501): only a's are Ooredoo's.
+  const b = await lpaDevice(hub, token, { tags: ['site-a'], profiles: [{ iccid: '8995010000000000013', state: 'enabled', name: 'MPT IoT', spn: 'MPT', aid: isdpAid(0) }] })
   t.teardown(async () => { await a.disconnect(); await b.disconnect() })
   const phone = await hub.createDevice(token, { imei: '354071150000017', tags: ['site-a'] })
   await hub.createDevice(token, { imei: '490154203237518', tags: ['site-a'] })
-  // Only a's inventory is known: its profiles are Ooredoo's (ICCID prefix 899505).
+  // a's profiles are Ooredoo's (ICCID prefix 899505), known from its answer to listProfiles.
   const listed = await hub.api(token, 'POST', `/api/devices/${a.id}/commands`, { op: 'listProfiles' })
-  for (;;) {
-    if ((await hub.api(token, 'GET', `/api/commands/${listed.body.id as string}`)).body.status === 'succeeded') break
-    await new Promise((resolve) => setTimeout(resolve, 30))
-  }
+  await waitCommand(hub, token, listed.body.id as string, ['succeeded'])
+  await waitCommand(hub, token, (await hub.api(token, 'POST', `/api/devices/${b.id}/commands`, { op: 'listProfiles' })).body.id as string, ['succeeded'])
   const byOperator = await hub.api(token, 'POST', '/api/campaigns', { name: 'ooredoo', op: 'listProfiles', filter: { operator: 'mm-ooredoo' } })
   t.equal(byOperator.body.total, 1)
   const byModel = await hub.api(token, 'POST', '/api/campaigns', { name: 'model', op: 'listProfiles', filter: { model: '35407115', tags: ['site-a'] }, ttlSeconds: 60 })
@@ -116,11 +123,10 @@ t.test('campaign filters: operator, model (IMEI TAC), tags combined; the campaig
 
   const done = await waitCampaign(hub, token, byOperator.body.id as string, (c) => c.status === 'completed')
   t.equal(done.progress.succeeded, 1)
-  const commands = (await hub.api(token, 'GET', `/api/campaigns/${byModel.body.id as string}/commands`)).body.items
-  for (let i = 0; commands.length === 0 && i < 100; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 30))
-    commands.push(...(await hub.api(token, 'GET', `/api/campaigns/${byModel.body.id as string}/commands`)).body.items)
-  }
+  const commands = await eventually('the model campaign\'s command', async () => {
+    const items = (await hub.api(token, 'GET', `/api/campaigns/${byModel.body.id as string}/commands`)).body.items
+    return items.length > 0 && items
+  })
   t.equal(commands.length, 1)
   t.match(commands[0], { deviceId: phone.device.id, status: 'queued', campaignId: byModel.body.id, requestedBy: `campaign:${byModel.body.id as string}` })
   const paused = await hub.api(token, 'POST', `/api/campaigns/${byTag.body.id as string}/pause`)

@@ -4,8 +4,10 @@ import { createTestPki } from '../../esim/test-pki.ts'
 import { euiccOf, notificationMessage, toPem, trustDir } from '../helpers/euicc-fixtures.ts'
 import { SseClient } from '../helpers/sse-client.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
+import { topics } from '../../protocol/topics.ts'
+import { eventually } from '../helpers/eventually.ts'
+import { SimulatedDevice } from '../helpers/simulated-device.ts'
 import { command, defaultProfiles, ICCID_A, ICCID_B, lpaDevice, waitCommand } from './helpers.ts'
-import { TestDevice } from './test-device.ts'
 
 t.test('LPA commands: each operation round trip, effects on the inventory, SSE and audit', async (t) => {
   const hub = await startTestHub(t, { commands: { sweepMs: 100 } })
@@ -52,11 +54,11 @@ t.test('LPA commands: each operation round trip, effects on the inventory, SSE a
   const download = await waitCommand(hub, token, (await command(hub, token, device.id, { op: 'download', activationCode: 'LPA:1$smdp.example.test$MATCH-1234' })).id)
   t.equal(download.status, 'succeeded')
   profiles = (await hub.api(token, 'GET', `/api/devices/${device.id}/profiles`)).body.items
-  t.ok(profiles.some((p: any) => p.iccid === download.result.data.iccid && p.state === 'disabled'), 'the downloaded profile is in the inventory, disabled')
+  t.ok(profiles.some((p: any) => p.iccid === (download.result as { data: { iccid: string } }).data.iccid && p.state === 'disabled'), 'the downloaded profile is in the inventory, disabled')
 
   const failing = await waitCommand(hub, token, (await command(hub, token, device.id, { op: 'enable', iccid: '8995050000000000995' })).id)
   t.equal(failing.status, 'failed')
-  t.same(failing.error, { code: 'result-1', message: 'the device reported an error' })
+  t.same(failing.error, { code: 'iccid-not-found', message: 'no profile 8995050000000000995 on this eUICC' }, 'the device\'s code and message')
 
   const events = await sse.next((e) => e.event === 'command.updated' && e.data.id === list.id && e.data.status === 'succeeded')
   t.equal(events.data.op, 'listProfiles')
@@ -76,7 +78,7 @@ t.test('LPA commands: each operation round trip, effects on the inventory, SSE a
 
   const metrics = await (await fetch(hub.httpUrl + '/metrics')).text()
   t.match(metrics, /hub_commands_total\{op="listProfiles",status="succeeded",code=""\} 1/)
-  t.match(metrics, /hub_commands_total\{op="enable",status="failed",code="result-1"\} 1/)
+  t.match(metrics, /hub_commands_total\{op="enable",status="failed",code="iccid-not-found"\} 1/)
 })
 
 t.test('validation, activation codes and QR images, roles', async (t) => {
@@ -129,8 +131,6 @@ t.test('offline delivery, one operation at a time, expiry and cancel', async (t)
   const second = await command(hub, token, device.id, { op: 'enable', iccid: ICCID_B })
   const third = await command(hub, token, device.id, { op: 'listProfiles' })
   const doomed = await command(hub, token, device.id, { op: 'listProfiles', ttlSeconds: 1 })
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  t.equal((await hub.api(token, 'GET', `/api/commands/${first.id}`)).body.status, 'queued', 'an offline device\'s command waits')
 
   const cancelled = await hub.api(token, 'POST', `/api/commands/${third.id}/cancel`)
   t.equal(cancelled.status, 200)
@@ -138,11 +138,17 @@ t.test('offline delivery, one operation at a time, expiry and cancel', async (t)
   t.equal((await hub.api(token, 'POST', `/api/commands/${third.id}/cancel`)).status, 409)
 
   t.equal((await waitCommand(hub, token, doomed.id)).status, 'expired', 'a queued command expires after its TTL')
+  // A second (the TTL) in which the hub had every chance to send it: it did not.
+  t.equal((await hub.api(token, 'GET', `/api/commands/${first.id}`)).body.status, 'queued', 'an offline device\'s command waits')
 
   await device.connect()
   await device.waitForCommand((c) => c.message.id === first.id)
   t.equal((await waitCommand(hub, token, first.id, ['sent'])).status, 'sent')
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  // A delivery that does not happen announces nothing; what the hub publishes to the device later comes
+  // after it on the same connection: a notification's acknowledgement (sent after the hub's commit).
+  const probe = device.euicc.notify('enable', ICCID_B)
+  await device.publish(topics.notifications(device.id), notificationMessage(Buffer.from(probe.der)))
+  await eventually('the hub\'s answer to a notification sent after the first command', () => !device.euicc.pending.includes(probe))
   t.notOk(device.received.some((c) => c.message.id === second.id), 'the next operation waits for the one in flight')
   const refused = await hub.api(token, 'POST', `/api/commands/${first.id}/cancel`)
   t.equal(refused.status, 409, 'a sent command cannot be cancelled')
@@ -159,19 +165,21 @@ t.test('offline delivery, one operation at a time, expiry and cancel', async (t)
   await device.waitForCommand((c) => c.message.id === silent.id)
   const expired = await waitCommand(hub, token, silent.id)
   t.equal(expired.status, 'expired')
-  t.equal(expired.error.code, 'expired')
+  t.equal(expired.error?.code, 'expired')
   t.equal((await waitCommand(hub, token, after.id)).status, 'succeeded')
-  // Its late answer is recorded but does not revive it.
-  await device.release(silent.id)
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  const late = (await hub.api(token, 'GET', `/api/commands/${silent.id}`)).body
+  // Its late answer (the device ran it before its clock said expired) is recorded but does not revive it.
+  await device.answer(silent.id, { status: 'ok' })
+  const late = await eventually('the late answer recorded', async () => {
+    const c = (await hub.api(token, 'GET', `/api/commands/${silent.id}`)).body
+    return c.result !== null && c
+  })
   t.equal(late.status, 'expired')
   t.match(late.result, { status: 'ok' })
 
   // Results that cannot be used are quarantined with the reason (and acknowledged).
   await device.answer('00000000-0000-4000-8000-000000000000', { status: 'ok' })
   await device.answer(after.id, { status: 'maybe' })
-  await device.client?.publishAsync(`devices/${device.id}/commands/${after.id}/result`, 'not json', { qos: 1 })
+  await device.publish(topics.commandResult(device.id, after.id), 'not json')
   const quarantined = await hub.database.rows<{ reason: string }>(sql`select reason from quarantine where device_id = ${device.id} order by id`)
   t.same(quarantined.map((q) => q.reason), ['unknown-command', 'invalid-result', 'invalid-json'])
   t.equal((await hub.api(token, 'GET', `/api/commands/${after.id}`)).body.status, 'succeeded', 'a later answer does not change an ended command')
@@ -182,12 +190,21 @@ t.test('notifications after a command confirm its effect, or show the conflict',
   const hub = await startTestHub(t, { env: { HUB_EUICC_TRUST_DIR: trustDir(t, [pki.ci.certificateDer]) } })
   const token = await hub.login()
   const { credentials } = await hub.createDevice(token, { euiccCertificate: toPem(pki.euicc.certificateDer), eumCertificate: toPem(pki.eum.certificateDer) })
-  const device = new TestDevice({ mqttUrl: hub.mqttUrl, credentials, eid: pki.eid, profiles: defaultProfiles() })
+  // The simulator's eUICC is this PKI's; its own notifications carry a broken signature (a fault), so
+  // only the ones this test signs move the inventory.
+  const device = new SimulatedDevice({
+    mqttUrl: hub.mqttUrl,
+    credentials,
+    eid: pki.eid,
+    euicc: { privateKey: pki.euicc.privateKey, certificateDer: pki.euicc.certificateDer, eumCertificateDer: pki.eum.certificateDer },
+    profiles: defaultProfiles(),
+    faults: { 'bad-signature': 1 }
+  })
   await device.connect()
   t.teardown(() => device.disconnect())
   const euicc = euiccOf(pki)
   const notify = async (seq: number, op: 'enable' | 'disable') => {
-    await device.client?.publishAsync(`devices/${device.id}/notifications`, notificationMessage(euicc.notification(seq, op, ICCID_A)), { qos: 1 })
+    await device.publish(topics.notifications(device.id), notificationMessage(euicc.notification(seq, op, ICCID_A)))
   }
   const profileA = async () => (await hub.api(token, 'GET', `/api/devices/${device.id}/profiles`)).body.items.find((p: any) => p.iccid === ICCID_A)
 

@@ -1,6 +1,8 @@
 import t from 'tap'
 import mqtt from 'mqtt'
 import { eidForPrefix } from '../../esim/eid.ts'
+import { topics } from '../../protocol/topics.ts'
+import { eventually } from '../helpers/eventually.ts'
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts'
 import { command, ICCID_A, ICCID_B, lpaDevice, waitCommand } from '../commands/helpers.ts'
 
@@ -14,12 +16,7 @@ async function profiles (hub: TestHub, token: string, deviceId: string, includeD
 }
 
 async function until<T> (what: string, read: () => Promise<T>, ok: (value: T) => boolean): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const value = await read()
-    if (ok(value)) return value
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  throw new Error('never: ' + what)
+  return await eventually(what, async () => { const value = await read(); return ok(value) && value })
 }
 
 t.test('a download leaves the profile disabled; a later inventory report wins over command effects', async (t) => {
@@ -30,17 +27,17 @@ t.test('a download leaves the profile disabled; a later inventory report wins ov
 
   const download = await waitCommand(hub, token, (await command(hub, token, device.id, { op: 'download', activationCode: 'LPA:1$smdp.example.test$MATCH-42' })).id)
   t.equal(download.status, 'succeeded')
-  const downloaded = download.result.data.iccid as string
+  const downloaded = (download.result as { data: { iccid: string } }).data.iccid
   let items = await profiles(hub, token, device.id)
-  t.match(items.find((p) => p.iccid === downloaded), { state: 'disabled', cause: `command: download ${download.id as string}` }, 'a downloaded profile is disabled, not "installed"')
+  t.match(items.find((p) => p.iccid === downloaded), { state: 'disabled', cause: `command: download ${download.id}` }, 'a downloaded profile is disabled, not "installed"')
 
   const enable = await waitCommand(hub, token, (await command(hub, token, device.id, { op: 'enable', iccid: ICCID_B })).id)
   t.equal(enable.status, 'succeeded')
   items = await profiles(hub, token, device.id)
-  t.same(items.map((p) => [p.iccid, p.state]).sort(), [[ICCID_B, 'enabled'], [downloaded, 'disabled']].sort(), 'the command effects (the hub knew no other profile yet)')
+  t.same(items.map((p) => [p.iccid, p.state]).sort(), [[ICCID_A, 'disabled'], [ICCID_B, 'enabled'], [downloaded, 'disabled']].sort(), 'the command effects (A disabled implicitly)')
 
   // The device then reports what it holds: B fell back to disabled, A is enabled, the download is gone.
-  await device.client?.publishAsync(`devices/${device.id}/inventory`, JSON.stringify({ eid: device.options.eid, profiles: [{ iccid: ICCID_A, state: 'enabled' }, { iccid: ICCID_B, state: 'disabled' }] }), { qos: 1 })
+  await device.publish(topics.inventory(device.id), JSON.stringify({ eid: device.eid, profiles: [{ iccid: ICCID_A, state: 'enabled' }, { iccid: ICCID_B, state: 'disabled' }] }))
   items = await until('the report is applied', () => profiles(hub, token, device.id), (list) => list.some((p) => p.iccid === ICCID_A && p.state === 'enabled'))
   t.same(items.map((p) => [p.iccid, p.state, p.cause, p.conflict]).sort(), [[ICCID_A, 'enabled', 'inventory', null], [ICCID_B, 'disabled', 'inventory', null]].sort(), 'the report is the truth over the earlier commands: no conflict left')
   t.ok(items.every((p) => CONTRACT.includes(p.state)), 'every listed state is one of the contract')
@@ -51,7 +48,7 @@ t.test('a download leaves the profile disabled; a later inventory report wins ov
     const other = await hub.createDevice(token) // no EID registered
     const client = await mqtt.connectAsync(hub.mqttUrl, { ...other.credentials, reconnectPeriod: 0 })
     t.teardown(() => client.endAsync(true))
-    await client.publishAsync(`devices/${other.device.id as string}/inventory`, JSON.stringify({ eid: device.options.eid, profiles: [{ iccid: ICCID_A, state: 'disabled' }] }), { qos: 1 })
+    await client.publishAsync(`devices/${other.device.id as string}/inventory`, JSON.stringify({ eid: device.eid, profiles: [{ iccid: ICCID_A, state: 'disabled' }] }), { qos: 1 })
     // A marker report on the other device's own (new) EID shows that its earlier one was processed.
     await client.publishAsync(`devices/${other.device.id as string}/inventory`, JSON.stringify({ eid: eidForPrefix('89049032', 990_001n), profiles: [{ iccid: '8995090000000000012', state: 'enabled' }] }), { qos: 1 })
     await until('the marker report is applied', () => profiles(hub, token, other.device.id as string), (list) => list.length > 0)
