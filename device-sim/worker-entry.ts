@@ -18,6 +18,7 @@ process.on('message', (message: ToWorker) => {
   const current = new SimEngine(message.options)
   engine = current
   current.on('tick', () => send({ type: 'tick', snapshot: current.snapshot() }))
+  current.once('start', () => send({ type: 'started' }))
   current.run().then(() => {
     // Exit once the report is out, whatever handles are left.
     process.send?.({ type: 'done', snapshot: current.finalSnapshot(), states: current.states() } satisfies FromWorker, undefined, {}, () => process.exit(0))

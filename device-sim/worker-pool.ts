@@ -16,6 +16,7 @@ import type { Counters, StatsSnapshot } from './sim-stats.ts'
 
 export type ToWorker = { type: 'run', options: EngineOptions } | { type: 'stop', reason: StopReason }
 export type FromWorker =
+  | { type: 'started' }
   | { type: 'tick', snapshot: StatsSnapshot }
   | { type: 'done', snapshot: StatsSnapshot, states: FleetDevice[] }
   | { type: 'error', message: string }
@@ -42,7 +43,7 @@ export function loopbackSourceAddresses (mqttUrl: string, workers: number, devic
   return Array.from({ length: workers }, (_, w) => Array.from({ length: perWorker }, (_, k) => `127.0.0.${1 + w + k * workers}`))
 }
 
-interface Child { process: ChildProcess, snapshot: StatsSnapshot | null, states: FleetDevice[] | null, done: boolean, devices: FleetDevice[] }
+interface Child { process: ChildProcess, snapshot: StatsSnapshot | null, states: FleetDevice[] | null, started: boolean, done: boolean, devices: FleetDevice[] }
 
 export class WorkerPool extends EventEmitter<EngineEvents> implements LoadRunner {
   private readonly children: Child[] = []
@@ -73,15 +74,27 @@ export class WorkerPool extends EventEmitter<EngineEvents> implements LoadRunner
     const tsx = import.meta.resolve('tsx')
     this.emit('start', { devices: o.devices.length, workers: n, mqttUrl: o.mqttUrl, startedAt: new Date().toISOString() })
 
+    // --duration counts from when every worker runs its devices: starting a process (and compiling the
+    // TypeScript) takes seconds on a loaded machine, and must not eat the run. Each worker's engine stops
+    // itself after the duration; this timer only ends a worker that does not.
+    let timer: NodeJS.Timeout | undefined
+    const armDuration = () => {
+      if (o.durationMs > 0 && timer === undefined && this.children.length === n && this.children.every((c) => c.started || c.done)) {
+        timer = setTimeout(() => this.stop('duration'), o.durationMs + 250)
+      }
+    }
     const finished: Array<Promise<void>> = []
     for (let w = 0; w < n; w++) {
       const devices = o.devices.slice(w * size, (w + 1) * size)
       const proc = fork(entry, [], { execArgv: ['--import', tsx], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' })
-      const child: Child = { process: proc, snapshot: null, states: null, done: false, devices }
+      const child: Child = { process: proc, snapshot: null, states: null, started: false, done: false, devices }
       this.children.push(child)
       finished.push(new Promise<void>((resolve) => {
         proc.on('message', (message: FromWorker) => {
-          if (message.type === 'tick') child.snapshot = message.snapshot
+          if (message.type === 'started') {
+            child.started = true
+            armDuration()
+          } else if (message.type === 'tick') child.snapshot = message.snapshot
           else if (message.type === 'done') {
             child.snapshot = message.snapshot
             child.states = message.states
@@ -94,6 +107,7 @@ export class WorkerPool extends EventEmitter<EngineEvents> implements LoadRunner
         proc.on('exit', (code) => {
           if (!child.done) {
             child.done = true
+            armDuration()
             this.extraErrors[`worker-exit:${code ?? 'signal'}`] = (this.extraErrors[`worker-exit:${code ?? 'signal'}`] ?? 0) + 1
           }
           resolve()
@@ -119,7 +133,7 @@ export class WorkerPool extends EventEmitter<EngineEvents> implements LoadRunner
       previous = merged.counters
       lastTick = now
     }, o.tickMs ?? 1000)
-    const timer = o.durationMs > 0 ? setTimeout(() => this.stop('duration'), o.durationMs + 250) : undefined
+    armDuration()
 
     await Promise.all(finished)
     clearInterval(ticker)

@@ -9,7 +9,8 @@ import { SimEngine } from '../../device-sim/engine.ts'
 import type { EngineOptions } from '../../device-sim/engine.ts'
 import type { Fleet } from '../../device-sim/fleet-file.ts'
 import { createSimPki } from '../../device-sim/sim-pki.ts'
-import { localFleet, sleep, startBareBroker, waitFor } from './sim-harness.ts'
+import { eventually } from '../helpers/eventually.ts'
+import { localFleet, startBareBroker } from './sim-harness.ts'
 
 const MPT = '8995010000000000018'
 const OOREDOO = '8995050000000000011'
@@ -50,14 +51,14 @@ t.test('commands are executed once and answered; their notifications verify', as
   const engine = new SimEngine(engineOptions(fleet, broker.url))
   const run = engine.run()
   t.teardown(() => engine.stop())
-  await waitFor('connected, status, inventory and the first notification', () =>
+  await eventually('connected, status, inventory and the first notification', () =>
     broker.log.of(a.id, '/status').length === 1 && broker.log.of(a.id, '/inventory').length === 1 && broker.log.of(a.id, '/notifications').length === 1)
   t.equal(broker.log.of(a.id, '/status')[0]!.payload.toString(), 'online')
   t.match(broker.log.json(a.id, '/inventory')[0], { eid: a.eid, profiles: [{ iccid: MPT, state: 'enabled', spn: 'MPT' }, { iccid: OOREDOO, state: 'disabled' }] })
 
   const command = { id: 'cmd-1', op: 'enable', iccid: OOREDOO, expiresAt: new Date(Date.now() + 60_000).toISOString() }
   await broker.send(topics.command(a.id, 'cmd-1'), command)
-  await waitFor('the result, the new inventory and the switch notifications', () =>
+  await eventually('the result, the new inventory and the switch notifications', () =>
     broker.log.of(a.id, '/commands/cmd-1/result').length === 1 && broker.log.of(a.id, '/inventory').length === 2 && broker.log.of(a.id, '/notifications').length === 3)
   t.match(broker.log.json(a.id, '/commands/cmd-1/result')[0], { status: 'ok', data: { profiles: [{ iccid: MPT, state: 'disabled' }, { iccid: OOREDOO, state: 'enabled' }] } })
   const notes = broker.log.of(a.id, '/notifications')
@@ -69,16 +70,16 @@ t.test('commands are executed once and answered; their notifications verify', as
 
   // Delivered again (the hub resends until it has a result): answered again, not executed again.
   await broker.send(topics.command(a.id, 'cmd-1'), command)
-  await waitFor('the repeated result', () => broker.log.of(a.id, '/commands/cmd-1/result').length === 2)
+  await eventually('the repeated result', () => broker.log.of(a.id, '/commands/cmd-1/result').length === 2)
   t.same(broker.log.json(a.id, '/commands/cmd-1/result')[1], broker.log.json(a.id, '/commands/cmd-1/result')[0])
   await broker.send(topics.command(a.id, 'cmd-2'), { id: 'cmd-2', op: 'delete', iccid: OOREDOO })
   await broker.send(topics.command(a.id, 'cmd-3'), { id: 'cmd-3', op: 'download', activationCode: 'LPA:1$smdp.mytel.example.net$X1' })
   await broker.send(topics.command(a.id, 'cmd-4'), Buffer.from('not json'))
-  await waitFor('three more results', () => ['cmd-2', 'cmd-3', 'cmd-4'].every((id) => broker.log.of(a.id, `/commands/${id}/result`).length === 1))
+  await eventually('three more results', () => ['cmd-2', 'cmd-3', 'cmd-4'].every((id) => broker.log.of(a.id, `/commands/${id}/result`).length === 1))
   t.match(broker.log.json(a.id, '/commands/cmd-2/result')[0], { status: 'error', code: 'profile-not-in-disabled-state' })
   t.match(broker.log.json(a.id, '/commands/cmd-3/result')[0], { status: 'ok', data: { iccid: /^899509/ } })
   t.match(broker.log.json(a.id, '/commands/cmd-4/result')[0], { status: 'error', code: 'invalid-command' })
-  await waitFor('the installation result', () => broker.log.of(a.id, '/notifications').length === 4)
+  await eventually('the installation result', () => broker.log.of(a.id, '/notifications').length === 4)
   t.match(seqOf(broker.log.of(a.id, '/notifications')[3]!.payload), { seqNumber: 4, operation: 'install' })
   engine.stop()
   t.match(await run, { commands: { received: 5, ok: 2, failed: 2, repeated: 1 }, notifications: { created: 4, delivered: 4, pending: 4 } })
@@ -92,7 +93,7 @@ t.test('notifications stay until notifications/ack names them, and are resent on
   const engine = new SimEngine(engineOptions(fleet, broker.url, { notifyIntervalMs: 1000, seed: 8 }))
   const run = engine.run()
   t.teardown(() => engine.stop())
-  await waitFor('a has three notifications out', () => broker.log.of(a!.id, '/notifications').length >= 3)
+  await eventually('a has three notifications out', () => broker.log.of(a!.id, '/notifications').length >= 3)
   const sent = broker.log.of(a!.id, '/notifications').map((p) => seqOf(p.payload).seqNumber)
   t.same(sent.slice(0, 3), [1, 2, 3])
 
@@ -103,7 +104,7 @@ t.test('notifications stay until notifications/ack names them, and are resent on
   await broker.send(topics.notificationAck(a!.id), { seqNumber: null, status: 'rejected', reason: 'malformed' })
   await broker.send(topics.notificationAck(a!.id), Buffer.from('{oops'))
   await broker.send(topics.notificationAck(a!.id), { seqNumber: 4, status: 'maybe' })
-  await waitFor('acks handled', () => engine.stats.counters.unknownAcks === 2 && engine.stats.errors.get('ack:invalid-json') === 1 && engine.stats.errors.get('ack:invalid') === 1)
+  await eventually('acks handled', () => engine.stats.counters.unknownAcks === 2 && engine.stats.errors.get('ack:invalid-json') === 1 && engine.stats.errors.get('ack:invalid') === 1)
   t.match(engine.stats.counters, { notificationsAcked: 2, notificationsDuplicate: 1, notificationsRejected: 1 })
   const pendingOfA = () => engine.states().find((d) => d.id === a!.id)!.pendingNotifications.map((n) => n.seqNumber)
   t.notOk(pendingOfA().some((s) => s <= 3), 'the acknowledged ones are gone')
@@ -114,8 +115,8 @@ t.test('notifications stay until notifications/ack names them, and are resent on
   t.ok(unacked >= 1)
   const connects = engine.stats.counters.connects
   broker.client(b!.id)!.close()
-  await waitFor('b back', () => engine.stats.counters.connects === connects + 1 && engine.stats.connected === 2)
-  await waitFor('b resent its notifications', () => broker.log.of(b!.id, '/notifications').length >= before + unacked)
+  await eventually('b back', () => engine.stats.counters.connects === connects + 1 && engine.stats.connected === 2)
+  await eventually('b resent its notifications', () => broker.log.of(b!.id, '/notifications').length >= before + unacked)
   engine.stop()
   const summary = await run
   t.equal(summary.connections.disconnects, 1)
@@ -128,7 +129,7 @@ t.test('the notification list is bounded: the oldest are dropped and counted', a
   const broker = await startBareBroker(t, secrets)
   const engine = new SimEngine(engineOptions(fleet, broker.url, { notifyIntervalMs: 1000, notificationQueue: 2 }))
   const run = engine.run()
-  await waitFor('notifications beyond the limit', () => engine.snapshot().counters.notificationsDropped >= 1, 10_000)
+  await eventually('notifications beyond the limit', () => engine.snapshot().counters.notificationsDropped >= 1, 10_000)
   engine.stop()
   const summary = await run
   t.equal(summary.notifications.pending, 2)
@@ -142,18 +143,22 @@ t.test('offline: telemetry is kept, sent as a batch after a backoff, nothing los
   const engine = new SimEngine(engineOptions(fleet, broker.url, { reconnect: { minMs: 1000, maxMs: 1000 } }))
   const run = engine.run()
   t.teardown(() => engine.stop())
-  await waitFor('some telemetry', () => broker.log.of(a.id, '/telemetry').length >= 3)
+  await eventually('some telemetry', () => broker.log.of(a.id, '/telemetry').length >= 3)
   broker.client(a.id)!.close()
   const closedAt = Date.now()
-  await waitFor('reconnected', () => engine.stats.counters.connects === 2 && engine.stats.connected === 1)
+  await eventually('reconnected', () => engine.stats.counters.connects === 2 && engine.stats.connected === 1)
   t.ok(Date.now() - closedAt >= 450, 'waited for the backoff (0.5–1 s)')
-  await waitFor('telemetry after the reconnect', () => broker.log.of(a.id, '/telemetry').slice(-1)[0]!.payload.toString().startsWith('{') &&
+  await eventually('telemetry after the reconnect', () => broker.log.of(a.id, '/telemetry').slice(-1)[0]!.payload.toString().startsWith('{') &&
     broker.log.of(a.id, '/telemetry').some((p) => p.payload.toString().startsWith('[')))
-  await sleep(250)
+  const seqsArrived = () => {
+    const samples = broker.log.json(a.id, '/telemetry').flatMap((m) => Array.isArray(m) ? m : [m])
+    return [...new Set(samples.map((s: { seq: number }) => s.seq))].sort((x, y) => x - y)
+  }
+  // The samples kept offline go out after the reconnect (some in an array): wait until none is missing.
+  await eventually('the samples kept offline delivered', () => seqsArrived().every((seq, i) => seq === i))
   engine.stop()
   const summary = await run
-  const samples = broker.log.json(a.id, '/telemetry').flatMap((m) => Array.isArray(m) ? m : [m])
-  const seqs = [...new Set(samples.map((s: { seq: number }) => s.seq))].sort((x, y) => x - y)
+  const seqs = seqsArrived()
   t.same(seqs, seqs.map((_, i) => i), 'every sample arrived (resends deduplicated by seq)')
   t.ok(summary.telemetry.samplesSent > summary.telemetry.messages, 'the samples kept offline went in an array')
   t.equal(summary.connections.disconnects, 1)

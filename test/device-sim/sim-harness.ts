@@ -1,4 +1,4 @@
-// Test support for the simulator: polling, a bare MQTT broker the test fully controls (to drive acks,
+// Test support for the simulator: a bare MQTT broker the test fully controls (to drive acks,
 // commands and dropped connections without depending on the hub's pipelines), a fleet made without a hub,
 // and a tap on what devices publish to a hub.
 import { randomBytes } from 'node:crypto'
@@ -13,19 +13,7 @@ import { newEid, newImei, newProfiles } from '../../device-sim/identity.ts'
 import { Random } from '../../device-sim/random.ts'
 import { issueEuicc } from '../../device-sim/sim-pki.ts'
 import type { SimPki } from '../../device-sim/sim-pki.ts'
-import type { TestHub } from '../helpers/test-hub.ts'
-
-interface Teardown { teardown (fn: () => unknown): void }
-
-export async function waitFor (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+import type { Teardown, TestHub } from '../helpers/test-hub.ts'
 
 export interface Published { clientId: string, topic: string, payload: Buffer }
 
