@@ -1,19 +1,8 @@
 import { ApiError, type ApiClient } from './api-client.ts'
 import type { EventStream } from './event-stream.ts'
-import type { Device, DeviceStatus, FleetSummary, HubEvent, HubEventMap, LastNotification, Telemetry } from './types.ts'
-
-/** What the events received since the last frame do to one device. */
-interface Patch {
-  deleted?: boolean
-  created?: Device
-  status?: DeviceStatus
-  statusAt?: string
-  telemetry?: Telemetry
-  /** The newest notification received since the last frame, and how many of each status arrived. */
-  notification?: LastNotification
-  accepted?: number
-  rejected?: number
-}
+import { applyPatch, type Patch } from './device-patch.ts'
+import { collectEvent } from './fleet-events.ts'
+import type { Device, FleetSummary, HubEvent } from './types.ts'
 
 export interface LoadProgress {
   loaded: number
@@ -31,6 +20,8 @@ const pageSize = 500
  *
  * `ids` is a new array only when devices are added or removed; telemetry and
  * status changes replace the device object in the map and bump `version`.
+ * How events become per-device patches is fleet-events.ts, how a patch changes
+ * a device is device-patch.ts.
  */
 export class FleetStore {
   readonly #api: ApiClient
@@ -181,71 +172,9 @@ export class FleetStore {
   }
 
   #onEvent (event: HubEvent): void {
-    switch (event.type) {
-      case 'resync':
-        this.reload()
-        return
-      case 'device.online':
-      case 'device.offline': {
-        const { deviceId, at } = event.data
-        if (typeof deviceId !== 'string') return
-        const patch = this.#patch(deviceId)
-        patch.status = event.type === 'device.online' ? 'online' : 'offline'
-        patch.statusAt = at
-        break
-      }
-      case 'telemetry': {
-        const items = (Array.isArray(event.data) ? event.data : [event.data]) as Array<HubEventMap['telemetry']>
-        for (const { deviceId, ...rest } of items) {
-          if (typeof deviceId !== 'string') continue
-          const telemetry = toTelemetry(rest)
-          if (!telemetry) continue
-          const patch = this.#patch(deviceId)
-          if (!patch.telemetry || isNewer(telemetry, patch.telemetry)) patch.telemetry = telemetry
-        }
-        break
-      }
-      case 'notification': {
-        const { deviceId, seqNumber, operation, status, reason } = event.data
-        // a duplicate was already counted when it was first accepted
-        if (typeof deviceId !== 'string' || (status !== 'accepted' && status !== 'rejected')) return
-        const patch = this.#patch(deviceId)
-        patch.notification = {
-          seqNumber: typeof seqNumber === 'number' ? seqNumber : null,
-          operation: typeof operation === 'string' ? operation : null,
-          status,
-          reason: typeof reason === 'string' ? reason : null,
-          receivedAt: new Date().toISOString()
-        }
-        patch[status] = (patch[status] ?? 0) + 1
-        break
-      }
-      case 'device.created': {
-        const device = event.data.device
-        if (!device || typeof device.id !== 'string') return
-        const patch = this.#patch(device.id)
-        patch.deleted = false
-        patch.created = device
-        break
-      }
-      case 'device.deleted': {
-        if (typeof event.data.deviceId !== 'string') return
-        this.#pending.set(event.data.deviceId, { deleted: true })
-        break
-      }
-      default:
-        return
-    }
-    this.#schedule()
-  }
-
-  #patch (deviceId: string): Patch {
-    let patch = this.#pending.get(deviceId)
-    if (!patch) {
-      patch = {}
-      this.#pending.set(deviceId, patch)
-    }
-    return patch
+    const changed = collectEvent(this.#pending, event)
+    if (changed === 'resync') this.reload()
+    else if (changed) this.#schedule()
   }
 
   #schedule (): void {
@@ -278,36 +207,8 @@ export class FleetStore {
         }
         continue
       }
-      let device = existing
-      if (patch.created) {
-        const created: Device = patch.created
-        // an existing entry keeps what the live stream already told us about it
-        device = existing
-          ? {
-              ...created,
-              status: existing.status,
-              lastSeenAt: latest(existing.lastSeenAt, created.lastSeenAt),
-              latestTelemetry: newestTelemetry(existing.latestTelemetry, created.latestTelemetry),
-              lastNotification: existing.lastNotification ?? created.lastNotification,
-              notificationCounts: existing.notificationCounts
-            }
-          : created
-      }
+      const device = applyPatch(existing, patch)
       if (!device) continue // an event for a device this user cannot see, or one already deleted
-      if (patch.status) {
-        device = { ...device, status: patch.status, lastSeenAt: latest(device.lastSeenAt, patch.statusAt ?? null) }
-      }
-      if (patch.telemetry && (!device.latestTelemetry || isNewer(patch.telemetry, device.latestTelemetry))) {
-        device = { ...device, latestTelemetry: patch.telemetry, lastSeenAt: latest(device.lastSeenAt, patch.telemetry.ts) }
-      }
-      if (patch.notification && !alreadyListed(device.lastNotification, patch.notification)) {
-        const counts = device.notificationCounts ?? { accepted: 0, rejected: 0 }
-        device = {
-          ...device,
-          lastNotification: patch.notification,
-          notificationCounts: { accepted: counts.accepted + (patch.accepted ?? 0), rejected: counts.rejected + (patch.rejected ?? 0) }
-        }
-      }
       if (!existing) {
         added.push(id)
         if (device.status === 'online') this.#online++
@@ -333,42 +234,4 @@ export class FleetStore {
     this.version++
     for (const listener of this.#listeners) listener()
   }
-}
-
-function toTelemetry (data: Record<string, unknown>): Telemetry | null {
-  const { ts, seq } = data
-  let iso: string
-  if (typeof ts === 'number' && Number.isFinite(ts)) iso = new Date(ts).toISOString()
-  else if (typeof ts === 'string' && !Number.isNaN(Date.parse(ts))) iso = ts
-  else return null
-  return { ...data, ts: iso, seq: typeof seq === 'number' ? seq : 0 } as Telemetry
-}
-
-function isNewer (a: Telemetry, b: Telemetry): boolean {
-  const ta = Date.parse(a.ts)
-  const tb = Date.parse(b.ts)
-  return ta > tb || (ta === tb && a.seq >= b.seq)
-}
-
-function newestTelemetry (a: Telemetry | null, b: Telemetry | null): Telemetry | null {
-  if (!a) return b
-  if (!b) return a
-  return isNewer(a, b) ? a : b
-}
-
-/**
- * Whether the list loaded while these events were in flight already holds
- * them: its newest notification is the newest event, an accepted one with the
- * same seqNumber (the hub accepts a seqNumber once per eUICC). Events arrive in
- * commit order, so the earlier ones of the patch are then in its counts too.
- */
-function alreadyListed (listed: LastNotification | null | undefined, event: LastNotification): boolean {
-  return !!listed && event.status === 'accepted' && event.seqNumber !== null &&
-    listed.status === 'accepted' && listed.seqNumber === event.seqNumber && listed.operation === event.operation
-}
-
-function latest (a: string | null, b: string | null): string | null {
-  if (!a) return b
-  if (!b) return a
-  return Date.parse(b) > Date.parse(a) ? b : a
 }
