@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 import { benchDatabases, startBenchHub, type BenchHub } from './bench-hub.ts'
 import { boundCheck, printLine } from './bench-line.ts'
@@ -43,6 +44,7 @@ async function streamUrl (bench: BenchHub): Promise<string> {
 for (const database of await benchDatabases()) {
   const details = { devices: DEVICES, window: WINDOW, database: database.name }
   if (database.unavailable !== undefined) {
+    loopDelay.disable()
     printLine('sse-latency', { ...details, skipped: database.unavailable }, [])
     continue
   }
@@ -52,7 +54,13 @@ for (const database of await benchDatabases()) {
     const probe = await runLoad({ url: bench.hub.mqttUrl, devices, perDevice: PROBE_PER_DEVICE, window: WINDOW, baseTs: Date.now() - 3600_000 })
     const durableRate = probe.acked / ((probe.endedAt - probe.startedAt) / 1000)
     const rate = Math.max(1, Math.round(durableRate * LOAD_SHARE))
-    const result = await runLatency({ mqttUrl: bench.hub.mqttUrl, sseUrl: await streamUrl(bench), devices, ratePerSecond: rate, seconds: SECONDS, warmupMs: WARMUP_MS, seqBase: 1_000_000 })
+    // The hub's own event-loop delay during the run: stalls there (GC, CPU taken by other processes)
+    // show up one for one in the latency's tail.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    const sseUrl = await streamUrl(bench)
+    loopDelay.enable()
+    const result = await runLatency({ mqttUrl: bench.hub.mqttUrl, sseUrl, devices, ratePerSecond: rate, seconds: SECONDS, warmupMs: WARMUP_MS, seqBase: 1_000_000 })
+    loopDelay.disable()
     printLine('sse-latency', {
       ...details,
       durableRate: Math.round(durableRate),
@@ -70,6 +78,7 @@ for (const database of await benchDatabases()) {
       p999Ms: result.p999Ms,
       maxMs: result.maxMs,
       meanMs: result.meanMs,
+      hubEventLoopDelayMs: { p50: Number((loopDelay.percentile(50) / 1e6).toFixed(1)), p99: Number((loopDelay.percentile(99) / 1e6).toFixed(1)), max: Number((loopDelay.max / 1e6).toFixed(1)) },
       clock: 'load generator thread, performance.now() stamped into each sample\'s uptime (µs)'
     }, [
       boundCheck('p99Ms', result.p99Ms, 'ms', TARGET_P99_MS),
