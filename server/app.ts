@@ -114,12 +114,14 @@ export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
     }
     if (status >= 500) {
       request.log.error({ err }, 'request failed')
-      return reply.code(status).send({ error: { code: 'HUB_ERR_INTERNAL', message: 'Internal error' } })
+      const internal = new errors.Internal()
+      return reply.code(status).send({ error: { code: internal.code, message: internal.message } })
     }
-    return reply.code(status).send({ error: { code: err.code ?? 'HUB_ERR_REQUEST', message: err.message } })
+    return reply.code(status).send({ error: { code: err.code ?? new errors.Request().code, message: err.message } })
   })
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send({ error: { code: 'HUB_ERR_NOT_FOUND', message: `Route ${request.method} ${request.url.split('?')[0]} not found` } })
+    const missing = new errors.NotFound(`Route ${request.method} ${request.url.split('?')[0]}`)
+    reply.code(404).send({ error: { code: missing.code, message: missing.message } })
   })
 
   // HSTS only over TLS (transport-security.ts), never over plain HTTP.

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { ConfigError } from './errors.ts'
 
 /** Validated hub configuration, read once at start from the environment (DESIGN.md "Running it"). */
 export interface HubConfig {
@@ -40,13 +41,6 @@ export const limitDefaults = {
   connectRatePerIp: 50,
   mqttMaxFrameBytes: 1024 * 1024
 } as const
-
-export class ConfigError extends Error {
-  readonly code = 'HUB_ERR_CONFIG'
-  constructor (readonly problems: string[]) {
-    super('Invalid configuration:\n' + problems.map((p) => '  - ' + p).join('\n'))
-  }
-}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 type Env = Record<string, string | undefined>

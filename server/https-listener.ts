@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { HubConfig } from './config.ts'
+import { PortInUseError } from './errors.ts'
 
 export interface HttpsListener {
   readonly server: Server
@@ -35,9 +36,7 @@ export async function listenHttps (app: FastifyInstance, config: Pick<HubConfig,
   server.on('clientError', (_err, socket) => socket.destroy())
   await new Promise<void>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE'
-        ? Object.assign(new Error(`HTTPS port ${String(config.httpsPort)} on ${config.host} is already in use (set HUB_HTTPS_PORT to a free port, or 0 to pick one)`), { code: 'HUB_ERR_PORT_IN_USE' })
-        : err)
+      reject(err.code === 'EADDRINUSE' ? new PortInUseError('HTTPS', config.host, config.httpsPort as number, 'HUB_HTTPS_PORT', { cause: err }) : err)
     }
     server.once('error', failed)
     server.listen(config.httpsPort as number, config.host, () => {

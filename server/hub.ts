@@ -12,6 +12,7 @@ import { Presence } from './bus/presence.ts'
 import { connectRedis } from './bus/redis-connection.ts'
 import type { HubConfig } from './config.ts'
 import { openDatabase, type Database } from './db/database.ts'
+import { PortInUseError } from './errors.ts'
 import { EventLog } from './events/event-log.ts'
 import { StreamTickets } from './events/stream-tickets.ts'
 import { DeviceIngest } from './ingest/device-ingest.ts'
@@ -245,16 +246,11 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       for (const end of [...sseStreams]) end()
       await app.close()
     })
-    await app.listen({ host: config.host, port: config.httpPort }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') {
-        throw Object.assign(new Error(`HTTP port ${config.httpPort} on ${config.host} is already in use (set HUB_HTTP_PORT to a free port, or 0 to pick one)`), { code: 'HUB_ERR_PORT_IN_USE' })
-      }
-      throw err
-    })
+    await app.listen({ host: config.host, port: config.httpPort }).catch(PortInUseError.of('HTTP', config.host, config.httpPort, 'HUB_HTTP_PORT'))
     const httpPort = (app.server.address() as AddressInfo).port
     const https = await listenHttps(app, config)
     if (https !== null) closers.push(() => https.close())
-    const mqttPort = await broker.listenTcp(config.host, config.mqttPort)
+    const mqttPort = await broker.listenTcp(config.host, config.mqttPort).catch(PortInUseError.of('MQTT', config.host, config.mqttPort, 'HUB_MQTT_PORT'))
     const publicHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host
     mqttUrl = `mqtt://${publicHost}:${mqttPort}`
     let mqttsPort: number | null = null
@@ -262,7 +258,7 @@ export async function startHub (config: HubConfig, options: HubOptions = {}): Pr
       mqttsPort = await broker.listenTls(config.host, config.mqttsPort, {
         cert: readFileSync(config.tlsCert as string),
         key: readFileSync(config.tlsKey as string)
-      }, deviceCertificates.gate)
+      }, deviceCertificates.gate).catch(PortInUseError.of('MQTT/TLS', config.host, config.mqttsPort, 'HUB_MQTTS_PORT'))
       logger.info({ mqttsPort }, 'MQTT over TLS listening (client certificates of the device CA accepted)')
     }
     const recovered = await notifications.recoverInbox()

@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
-import { ConfigError, loadConfig } from './config.ts'
+import { loadConfig } from './config.ts'
+import { ConfigError } from './errors.ts'
 import { startHub } from './hub.ts'
 
 /** Entry point: configuration, logger, graceful shutdown, listen. */

@@ -8,6 +8,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
+import { MigrationError } from '../errors.ts'
 import * as schema from './schema/index.ts'
 import { resultRows } from './sql-values.ts'
 
@@ -24,13 +25,6 @@ export interface Database {
 }
 
 export const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url))
-
-export class MigrationError extends Error {
-  readonly code = 'HUB_ERR_MIGRATION'
-  constructor (cause: unknown) {
-    super('Database migration failed: ' + (cause instanceof Error ? cause.message : String(cause)), { cause })
-  }
-}
 
 /** Opens the database named by `url` (postgres://…, pglite://memory or pglite:///path) and applies
  * the committed migrations; a failed migration rejects with MigrationError. */

@@ -7,19 +7,11 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto'
 import forge from 'node-forge'
 import { DerCursor, DerDecodeError, decodeDer, tlvBytes } from '../../esim/der-reader.ts'
 import { readBitString, readInteger, readOid } from '../../esim/der-values.ts'
+import { errors } from '../errors.ts'
 import type { DeviceKeyType } from './device-ca.ts'
 
 /** Largest CSR accepted, as PEM text (an RSA-2048 request is ~1 KB). */
 export const MAX_CSR_CHARS = 16 * 1024
-
-export type CsrErrorCode = 'invalid-csr' | 'unsupported-key-type'
-
-export class CsrError extends Error {
-  constructor (readonly code: CsrErrorCode, message: string) {
-    super(message)
-    this.name = 'CsrError'
-  }
-}
 
 export interface ParsedCsr {
   keyType: DeviceKeyType
@@ -34,11 +26,11 @@ const ECDSA_HASHES: Record<string, string> = {
 
 const PEM = /^-----BEGIN (NEW )?CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END (NEW )?CERTIFICATE REQUEST-----$/
 
-/** Throws CsrError only. */
+/** Throws `errors.InvalidCsr` or `errors.UnsupportedKeyType` only (answered as they are, 400). */
 export function parseCsr (pem: string): ParsedCsr {
-  if (pem.length > MAX_CSR_CHARS) throw new CsrError('invalid-csr', `a CSR is at most ${MAX_CSR_CHARS} characters`)
+  if (pem.length > MAX_CSR_CHARS) throw new errors.InvalidCsr(`a CSR is at most ${MAX_CSR_CHARS} characters`)
   const match = PEM.exec(pem.trim())
-  if (match === null) throw new CsrError('invalid-csr', 'expected one PEM block "-----BEGIN CERTIFICATE REQUEST-----"')
+  if (match === null) throw new errors.InvalidCsr('expected one PEM block "-----BEGIN CERTIFICATE REQUEST-----"')
   const der = new Uint8Array(Buffer.from(match[2]!.replace(/\s+/g, ''), 'base64'))
   let info: Uint8Array, spki: Uint8Array, signatureOid: string, signature: Uint8Array
   try {
@@ -60,20 +52,20 @@ export function parseCsr (pem: string): ParsedCsr {
     fields.finish()
     info = tlvBytes(infoNode)
   } catch (err) {
-    if (err instanceof DerDecodeError) throw new CsrError('invalid-csr', `malformed CSR: ${err.message}`)
+    if (err instanceof DerDecodeError) throw new errors.InvalidCsr(`malformed CSR: ${err.message}`)
     throw err
   }
   let publicKey: KeyObject
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' })
   } catch {
-    throw new CsrError('unsupported-key-type', 'the CSR\'s public key is not one this hub can read; use ECDSA P-256 or RSA-2048')
+    throw new errors.UnsupportedKeyType('the CSR\'s public key is not one this hub can read; use ECDSA P-256 or RSA-2048')
   }
   const keyType = supportedKeyType(publicKey)
   if (keyType === 'ec-p256') {
     const hash = ECDSA_HASHES[signatureOid]
-    if (hash === undefined) throw new CsrError('invalid-csr', `signature algorithm ${signatureOid} does not go with an EC key`)
-    if (!verify(hash, info, { key: publicKey, dsaEncoding: 'der' }, signature)) throw new CsrError('invalid-csr', 'the CSR\'s signature does not verify')
+    if (hash === undefined) throw new errors.InvalidCsr(`signature algorithm ${signatureOid} does not go with an EC key`)
+    if (!verify(hash, info, { key: publicKey, dsaEncoding: 'der' }, signature)) throw new errors.InvalidCsr('the CSR\'s signature does not verify')
   } else {
     verifyRsaCsr(der)
   }
@@ -87,7 +79,7 @@ function supportedKeyType (key: KeyObject): DeviceKeyType {
   const what = key.asymmetricKeyType === 'ec'
     ? `EC ${details.namedCurve ?? 'curve'}`
     : key.asymmetricKeyType === 'rsa' ? `RSA-${details.modulusLength ?? '?'}` : String(key.asymmetricKeyType)
-  throw new CsrError('unsupported-key-type', `${what} keys are not accepted; use ECDSA P-256 or RSA-2048`)
+  throw new errors.UnsupportedKeyType(`${what} keys are not accepted; use ECDSA P-256 or RSA-2048`)
 }
 
 /** The RSA self-signature, by node-forge, over the same DER bytes. */
@@ -97,7 +89,7 @@ function verifyRsaCsr (der: Uint8Array): void {
     const csr = forge.pki.certificationRequestFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(der).toString('binary'))))
     valid = csr.verify()
   } catch (err) {
-    throw new CsrError('invalid-csr', `the RSA CSR cannot be verified: ${(err as Error).message}`)
+    throw new errors.InvalidCsr(`the RSA CSR cannot be verified: ${(err as Error).message}`)
   }
-  if (!valid) throw new CsrError('invalid-csr', 'the CSR\'s signature does not verify')
+  if (!valid) throw new errors.InvalidCsr('the CSR\'s signature does not verify')
 }

@@ -45,7 +45,7 @@ export class DeviceCertificates {
     return new DeviceCertificates(ca, gate, repository, deps.bus, deps.onError)
   }
 
-  /** Signs a device's CSR (throws CsrError for a bad or unsupported one). */
+  /** Signs a device's CSR (throws `errors.InvalidCsr` or `errors.UnsupportedKeyType` for a bad or unsupported one). */
   async issueFromCsr (device: DeviceRef, csrPem: string): Promise<IssuedDeviceCertificate> {
     const { keyType, publicKey } = parseCsr(csrPem)
     const issued = this.ca.issue({ deviceId: device.id, publicKey })

@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import type { AuditLog } from '../audit/audit-log.ts'
-import { CsrError, MAX_CSR_CHARS } from '../device-ca/csr.ts'
+import { MAX_CSR_CHARS } from '../device-ca/csr.ts'
 import type { DeviceCertificates, IssuedDeviceCertificate } from '../device-ca/device-certificates.ts'
 import { errors } from '../errors.ts'
 import type { DeviceRepository } from '../repositories/device-repository.ts'
@@ -106,12 +106,7 @@ export const deviceCertificateRoutes: FastifyPluginAsyncTypebox<DeviceCertificat
     const device = await deviceOf(request, request.params.id)
     let issued: IssuedDeviceCertificate & { pkcs12?: Buffer, password?: string }
     if (csr !== undefined) {
-      try {
-        issued = await certificates.issueFromCsr(device, csr)
-      } catch (err) {
-        if (err instanceof CsrError) throw err.code === 'unsupported-key-type' ? new errors.UnsupportedKeyType(err.message) : new errors.InvalidCsr(err.message)
-        throw err
-      }
+      issued = await certificates.issueFromCsr(device, csr) // a bad CSR: errors.InvalidCsr or UnsupportedKeyType
     } else {
       issued = await certificates.issueBundle(device, keyType ?? 'ec-p256')
       reply.header('cache-control', 'no-store')

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { ConfigError, loadConfig } from '../../server/config.ts'
+import { loadConfig } from '../../server/config.ts'
+import { ConfigError } from '../../server/errors.ts'
 
 t.test('defaults make a working single-process hub', async (t) => {
   const config = loadConfig({})

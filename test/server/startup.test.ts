@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
-import { openDatabase, MigrationError } from '../../server/db/database.ts'
+import { openDatabase } from '../../server/db/database.ts'
+import { MigrationError } from '../../server/errors.ts'
 
 const main = fileURLToPath(new URL('../../server/main.ts', import.meta.url))
 
