@@ -2,18 +2,9 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { FastifyRequest } from 'fastify'
 import type { AuditLog } from '../audit/audit-log.ts'
 import type { ApiKeyStore, PublicApiKey } from '../auth/api-key-store.ts'
-import { userRoles, type UserRole } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
-import { ErrorBody, secured, Text, UuidParams } from './schemas.ts'
+import { ApiKey, ErrorBody, Role, secured, Text, UuidParams } from './schemas.ts'
 
-const ApiKey = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  role: Type.Unsafe<UserRole>(Type.String({ enum: [...userRoles] })),
-  createdAt: Type.String({ format: 'date-time' }),
-  lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
-})
 const view = (k: PublicApiKey) => ({
   id: k.id, name: k.name, role: k.role, createdAt: k.createdAt.toISOString(), lastUsedAt: k.lastUsedAt?.toISOString() ?? null, revokedAt: k.revokedAt?.toISOString() ?? null
 })
@@ -38,7 +29,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore, aud
       ...secured,
       body: Type.Object({
         name: Text(100, { minLength: 1 }),
-        role: Type.Unsafe<UserRole>(Type.String({ enum: [...userRoles] }))
+        role: Role
       }, { additionalProperties: false }),
       response: { 201: Type.Object({ apiKey: ApiKey, key: Type.String() }) }
     }

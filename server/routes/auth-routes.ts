@@ -9,14 +9,13 @@ import { REFRESH_TOKEN_TTL_SECONDS } from '../auth/session-store.ts'
 import type { User as UserRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
 import { toPublicUser, type UserRepository } from '../repositories/user-repository.ts'
-import { ErrorBody, Text, User } from './schemas.ts'
+import { ErrorBody, Text, TokenResponse, User } from './schemas.ts'
 
 export const REFRESH_COOKIE = 'hub_refresh'
 const COOKIE_PATH = '/api/auth'
 
 export interface AuthRouteDeps { users: UserRepository, identity: Identity, audit: AuditLog }
 
-const TokenResponse = Type.Object({ accessToken: Type.String(), tokenType: Type.Literal('Bearer'), expiresIn: Type.Integer(), user: User })
 const noAudit = { audit: false }
 
 /** Sign-in, refresh, sign-out and TOTP enrolment. Unknown accounts, disabled accounts and wrong passwords

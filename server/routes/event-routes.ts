@@ -5,7 +5,7 @@ import type { EventLog, LoggedEvent } from '../events/event-log.ts'
 import type { StreamTickets } from '../events/stream-tickets.ts'
 import type { RevocationList } from '../auth/revocation-list.ts'
 import type { HubMetrics } from '../metrics.ts'
-import { Text } from './schemas.ts'
+import { EventTicket, Text } from './schemas.ts'
 
 const HEARTBEAT_MS = 15_000
 const REVOCATION_CHECK_MS = 2_000
@@ -30,7 +30,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app
     // Every dashboard (re)connect takes a ticket: not a security-relevant action, so not audited one by
     // one (a refusal still is, by the audit hook).
     config: { audit: false },
-    schema: { tags: ['events'], security: [{ bearer: [] }], response: { 200: Type.Object({ ticket: Type.String(), expiresIn: Type.Integer() }) } }
+    schema: { tags: ['events'], security: [{ bearer: [] }], response: { 200: EventTicket } }
   }, async (request) => {
     if (!isSameOrigin(request)) throw new errors.CrossOrigin()
     const ticket = tickets.issue({ userId: request.user.sub, tenantId: request.user.tid, role: request.user.role, sessionId: request.user.sid })

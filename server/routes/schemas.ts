@@ -1,40 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { Ajv } from 'ajv'
 import { Type as RouteType } from '@fastify/type-provider-typebox'
-import { TelemetrySample } from '../../protocol/telemetry.ts'
-import { userRoles, type UserRole } from '../db/schema/index.ts'
 
-/** Response and request schemas shared by the routes; route types are derived from these. */
-export const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) })
+import { userRoles, type UserRole } from '../../protocol/api-schemas.ts'
 
-const telemetryItemProperties = { ...TelemetrySample.properties, ts: Type.String({ format: 'date-time' }) }
-export const TelemetryItem = Type.Object(telemetryItemProperties)
-
-export const Device = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  eid: Type.Union([Type.String(), Type.Null()]),
-  imei: Type.Union([Type.String(), Type.Null()]),
-  tags: Type.Array(Type.String()),
-  esimAgent: Type.Union([Type.Literal('lpa'), Type.Literal('ipa')]),
-  /** A disabled device may not connect (PATCH `{disabled: true}` ends its sessions). */
-  disabled: Type.Boolean(),
-  status: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
-  lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  createdAt: Type.String({ format: 'date-time' }),
-  updatedAt: Type.String({ format: 'date-time' }),
-  latestTelemetry: Type.Union([TelemetryItem, Type.Null()]),
-  /** The device's newest verified (or refused) eUICC notification, and how many were accepted and rejected. */
-  lastNotification: Type.Union([Type.Object({
-    seqNumber: Type.Union([Type.Integer(), Type.Null()]),
-    operation: Type.Union([Type.String(), Type.Null()]),
-    status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]),
-    reason: Type.Union([Type.String(), Type.Null()]),
-    receivedAt: Type.String({ format: 'date-time' })
-  }), Type.Null()]),
-  notificationCounts: Type.Object({ accepted: Type.Integer(), rejected: Type.Integer() })
-})
-export type DeviceView = Static<typeof Device>
+/** Response and request schemas shared by the routes; route types are derived from these. The response
+ * views the dashboard reads too are defined in protocol/api-schemas.ts (the web derives its types from
+ * them) and re-exported here, so that routes import every schema from this one module. */
+export { ApiKey, Device, DevicePage, ErrorBody, EventTicket, FleetSummary, Page, TelemetryItem, TokenResponse, User, UserItem, type DeviceView } from '../../protocol/api-schemas.ts'
 
 const tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
 const deviceFields = {
@@ -56,21 +29,14 @@ export type DeviceCreateBody = Static<typeof DeviceCreate>
 
 export const DevicePatch = Type.Partial(Type.Object({ ...deviceFields, disabled: Type.Boolean() }), { additionalProperties: false, minProperties: 1 })
 
-export const User = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  role: Type.Unsafe<UserRole>(Type.String({ enum: [...userRoles] })),
-  tenantId: Type.String(),
-  platformAdmin: Type.Boolean()
-})
-
-export const Page = <T extends ReturnType<typeof Type.Object>>(item: T) =>
-  Type.Object({ items: Type.Array(item), nextCursor: Type.Union([Type.String(), Type.Null()]) })
-
 /** Route schema part of every Bearer-authenticated route (OpenAPI security). */
 export const secured = { security: [{ bearer: [] }] }
 /** `t` or null (TypeBox of the Fastify type provider, which the routes build their schemas with). */
 export const nullable = <T extends Parameters<typeof RouteType.Union>[0][number]>(t: T) => RouteType.Union([t, RouteType.Null()])
+
+/** A role in a request body: the same schema as the views' `role`, built with the type provider's
+ * TypeBox so that handlers read it typed. */
+export const Role = RouteType.Unsafe<UserRole>(RouteType.String({ enum: [...userRoles] }))
 
 /** A page size: 1…`max` (`0`, `-1`, `1e9`, `abc` and `Infinity` are 400), `fallback` when absent. */
 export const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback })

@@ -4,24 +4,13 @@ import type { AuditLog } from '../audit/audit-log.ts'
 import type { Identity } from '../auth/identity.ts'
 import { passwordProblem } from '../auth/password-policy.ts'
 import { hashPassword, MAX_PASSWORD_LENGTH } from '../auth/passwords.ts'
-import { userRoles, type User as UserRow, type UserRole } from '../db/schema/index.ts'
+import type { User as UserRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
 import type { UserRepository } from '../repositories/user-repository.ts'
-import { Email, ErrorBody, secured, Uuid, UuidParams } from './schemas.ts'
+import { Email, ErrorBody, Role, secured, UserItem, Uuid, UuidParams } from './schemas.ts'
 
 export interface UserRouteDeps { users: UserRepository, identity: Identity, audit: AuditLog }
 
-const Role = Type.Unsafe<UserRole>(Type.String({ enum: [...userRoles] }))
-const UserItem = Type.Object({
-  id: Type.String(),
-  email: Type.String(),
-  role: Role,
-  tenantId: Type.String(),
-  platformAdmin: Type.Boolean(),
-  disabled: Type.Boolean(),
-  totpEnabled: Type.Boolean(),
-  createdAt: Type.String({ format: 'date-time' })
-})
 const IdParams = UuidParams
 const noAudit = { audit: false }
 

@@ -1,9 +1,10 @@
 import { boolean, index, pgTable, text, uuid } from 'drizzle-orm/pg-core'
 import { createdAt, updatedAt } from './columns.ts'
+import { userRoles, type UserRole } from '../../../protocol/api-schemas.ts'
 import { tenants } from './tenants.ts'
 
-export const userRoles = ['admin', 'operator', 'technician', 'viewer'] as const
-export type UserRole = typeof userRoles[number]
+// The role list is the API's (protocol/api-schemas.ts), so that the column and the schemas agree.
+export { userRoles, type UserRole }
 
 /** Dashboard and API users. Tenants, roles and the platform-admin flag are here from the start so the
  * identity issue (refresh tokens, TOTP, API keys) adds tables instead of reshaping this one. */

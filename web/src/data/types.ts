@@ -1,85 +1,36 @@
-// Shapes of the hub's HTTP API and SSE stream as the dashboard uses them.
-import type { CampaignEventData, CommandEventData, HubEventType as ProtocolEventType, NotificationEventData, ProfileEventData, TelemetryEventData } from '../../../protocol/events.ts'
+// Shapes of the hub's HTTP API and SSE stream as the dashboard uses them, derived from the schemas the
+// hub validates its answers with (protocol/api-schemas.ts) and from the protocol's events: never written
+// twice. Type imports only, so that nothing of TypeBox is bundled.
+import type { Static } from '@sinclair/typebox'
+import type * as api from '../../../protocol/api-schemas.ts'
+import type { HubEvent as ProtocolEvent, HubEventType as ProtocolEventType } from '../../../protocol/events.ts'
 
-export type Role = 'admin' | 'operator' | 'technician' | 'viewer' | (string & {})
-
-export interface User {
-  id: string
-  email: string
-  role: Role
-}
-
-export interface LoginResponse {
-  accessToken: string
-  tokenType: 'Bearer'
-  expiresIn: number
-  user: User
-}
-
-export type DeviceStatus = 'online' | 'offline'
-
+export type Role = api.UserRole
+export type User = Static<typeof api.User>
+export type LoginResponse = Static<typeof api.TokenResponse>
+export type DeviceStatus = Static<typeof api.DeviceStatus>
 /** A telemetry sample as the API and the SSE stream carry it: `ts` is ISO 8601. */
-export type Telemetry = Omit<TelemetryEventData, 'deviceId'>
-
-export interface Device {
-  id: string
-  name: string
-  eid: string | null
-  imei: string | null
-  tags: string[]
-  status: DeviceStatus
-  lastSeenAt: string | null
-  createdAt: string
-  latestTelemetry: Telemetry | null
-  lastNotification: LastNotification | null
-  notificationCounts: NotificationCounts
-}
-
+export type Telemetry = Static<typeof api.TelemetryItem>
+export type Device = Static<typeof api.Device>
 /** A device's newest verified (or refused) eUICC notification. */
-export interface LastNotification {
-  seqNumber: number | null
-  operation: string | null
-  status: 'accepted' | 'rejected'
-  reason: string | null
-  receivedAt: string
-}
-
-export interface NotificationCounts {
-  accepted: number
-  rejected: number
-}
-
-export interface DevicePage {
-  items: Device[]
-  nextCursor: string | null
-}
-
-export interface FleetSummary {
-  total: number
-  online: number
-  offline: number
-}
-
-export interface EventTicket {
-  ticket: string
-  expiresIn: number
-}
+export type LastNotification = Static<typeof api.LastNotification>
+export type NotificationCounts = Static<typeof api.NotificationCounts>
+export type DevicePage = Static<typeof api.DevicePage>
+export type FleetSummary = Static<typeof api.FleetSummary>
+export type EventTicket = Static<typeof api.EventTicket>
+export type UserItem = Static<typeof api.UserItem>
+export type ApiKey = Static<typeof api.ApiKey>
+export type ErrorBody = Static<typeof api.ErrorBody>
 
 /** The SSE stream's event names: the hub's events (protocol/events.ts) plus `resync`. */
 export type HubEventType = ProtocolEventType | 'resync'
 
-/** The data of each SSE event, by its `event:` name. */
-export interface HubEventMap {
-  'device.online': { deviceId: string, at: string }
-  'device.offline': { deviceId: string, at: string }
-  telemetry: TelemetryEventData
+/** The data of each SSE event, by its `event:` name: the protocol's, with the device view in
+ * `device.created` (the protocol leaves it `unknown`), and `resync`, which carries nothing. */
+export type HubEventMap = {
+  [K in Exclude<ProtocolEventType, 'device.created'>]: Extract<ProtocolEvent, { type: K }>['data']
+} & {
   'device.created': { device: Device }
-  'device.deleted': { deviceId: string }
-  'device.credentials-revoked': { deviceId: string, reason: string }
-  notification: NotificationEventData
-  'profile.changed': ProfileEventData
-  'command.updated': CommandEventData
-  'campaign.updated': CampaignEventData
   resync: Record<string, never>
 }
 
