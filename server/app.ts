@@ -1,179 +1,126 @@
-import { randomUUID } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
-import helmet from '@fastify/helmet'
-import fastifyStatic from '@fastify/static'
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Logger } from 'pino'
-import cookie from '@fastify/cookie'
-import type { Redis } from 'ioredis'
-import { accessTokenPlugin } from './auth/access-token.ts'
-import { auditHooks } from './audit/audit-hooks.ts'
-import type { AuditLog } from './audit/audit-log.ts'
-import { createIdentity } from './auth/identity.ts'
-import { apiKeyRoutes } from './routes/api-key-routes.ts'
-import { auditRoutes } from './routes/audit-routes.ts'
-import { tenantRoutes } from './routes/tenant-routes.ts'
-import { userRoutes } from './routes/user-routes.ts'
-import type { EventBus } from './bus/event-bus.ts'
-import type { Presence } from './bus/presence.ts'
-import type { Database } from './db/database.ts'
-import type { EventLog } from './events/event-log.ts'
-import type { StreamTickets } from './events/stream-tickets.ts'
-import type { HubMetrics } from './metrics.ts'
-import type { DeviceRepository } from './repositories/device-repository.ts'
-import type { TelemetryRepository } from './repositories/telemetry-repository.ts'
-import type { UserRepository } from './repositories/user-repository.ts'
-import { authRoutes } from './routes/auth-routes.ts'
-import { deviceRoutes } from './routes/device-routes.ts'
-import { eventRoutes } from './routes/event-routes.ts'
-import { healthRoutes } from './routes/health-routes.ts'
-import { telemetryRoutes } from './routes/telemetry-routes.ts'
-import { euiccRoutes } from './routes/euicc-routes.ts'
+import fp from 'fastify-plugin'
+import pino, { type Logger } from 'pino'
+import type { BrokerLimits } from '../broker/hub-broker.ts'
+import type { HubConfig } from './config.ts'
+import type { IngestBatcherOptions } from './ingest/ingest-batcher.ts'
+import { alertsPlugin, type AlertsOptions } from './plugins/alerts.ts'
+import { auditPlugin } from './plugins/audit.ts'
+import { brokerPlugin } from './plugins/broker.ts'
+import { busPlugin } from './plugins/bus.ts'
+import { commandsPlugin } from './plugins/commands.ts'
+import { configPlugin } from './plugins/config.ts'
+import { dashboardPlugin } from './plugins/dashboard.ts'
+import { databasePlugin } from './plugins/database.ts'
+import { deviceCertificatesPlugin } from './plugins/device-certificates.ts'
+import { deviceIngestPlugin } from './plugins/device-ingest.ts'
+import { deviceSessionsPlugin } from './plugins/device-sessions.ts'
+import { eimIdentityPlugin } from './plugins/eim-identity.ts'
+import { errorHandlerPlugin } from './plugins/error-handler.ts'
+import { eventStreamPlugin } from './plugins/event-stream.ts'
+import { httpSecurityPlugin } from './plugins/http-security.ts'
+import { httpsListenerPlugin } from './plugins/https-listener.ts'
+import { identityPlugin } from './plugins/identity.ts'
+import { inventoryPlugin } from './plugins/inventory.ts'
+import { metricsPlugin } from './plugins/metrics.ts'
+import { mqttListenersPlugin } from './plugins/mqtt-listeners.ts'
+import { notificationsPlugin } from './plugins/notifications.ts'
+import { operatorDirectoryPlugin } from './plugins/operator-directory.ts'
+import { presencePlugin } from './plugins/presence.ts'
+import { redisPlugin } from './plugins/redis.ts'
+import { repositoriesPlugin } from './plugins/repositories.ts'
+import { swaggerPlugin } from './plugins/swagger.ts'
+import { trustStorePlugin } from './plugins/trust-store.ts'
+import { apiRoutes } from './routes/api.ts'
 import { es9plusRoutes } from './routes/es9plus-routes.ts'
-import type { EuiccRepository } from './repositories/euicc-repository.ts'
-import type { NotificationPipeline } from './notifications/notification-pipeline.ts'
-import type { OperatorDirectory } from './notifications/operator-directory.ts'
-import type { TrustStore } from './notifications/trust-store.ts'
-import type { CommandService } from './commands/command-service.ts'
-import type { CampaignService } from './commands/campaign-service.ts'
-import { campaignRoutes } from './routes/campaign-routes.ts'
-import type { EimIdentity } from './eim/eim-identity.ts'
-import { commandRoutes } from './routes/command-routes.ts'
-import type { DeviceCertificates } from './device-ca/device-certificates.ts'
-import { deviceCertificateRoutes } from './routes/device-certificate-routes.ts'
-import { transportSecurity } from './transport-security.ts'
-import { finiteNumbers, schemaPlugin } from './routes/schemas.ts'
-import { errors } from './errors.ts'
+import { healthRoutes } from './routes/health-routes.ts'
+import { schemaPlugin } from './routes/schemas.ts'
 
-export interface AppDeps {
-  logger: Logger
-  database: Database
-  users: UserRepository
-  devices: DeviceRepository
-  telemetry: TelemetryRepository
-  presence: Presence
-  bus: EventBus
-  eventLog: EventLog
-  tickets: StreamTickets
-  metrics: HubMetrics
-  jwtSecret: string
-  brokerReady: () => boolean
-  mqttUrl: () => string
-  sseStreams: Set<() => void>
-  audit: AuditLog
-  redis: Redis | null
-  euicc: EuiccRepository
-  trustStore: TrustStore
-  operators: OperatorDirectory
-  notifications: NotificationPipeline
-  commands: CommandService
-  campaigns: CampaignService
-  eim: EimIdentity
-  deviceCertificates: DeviceCertificates
-  /** ES9+ posts per source address and window (default ES9PLUS_RATE_LIMIT_DEFAULT, 60 a minute). */
+/** What a program starting the hub (tests, benches) may set beside the configuration. */
+export interface HubOptions {
+  logger?: Logger
+  brokerLimits?: Partial<BrokerLimits>
+  ingest?: Partial<IngestBatcherOptions>
+  /** Command expiry sweep interval (ms; default 1000) and the campaigns' safety tick (default 5000). */
+  commands?: { sweepMs?: number, campaignTickMs?: number }
+  /** Window of the refused-MQTT-action audit digest (ms; default 60 s). */
+  denialDigestMs?: number
+  /** ES9+ handleNotification posts per source address and window (default 60 a minute). */
   es9plusRateLimit?: { max: number, timeWindowMs: number }
-  /** HUB_TRUST_PROXY: whose X-Forwarded-* to honour (default: nobody). */
-  trustProxy?: boolean | string[]
-  /** HUB_METRICS_TOKEN: when set, /metrics needs it as a Bearer token. */
-  metricsToken?: string | null
+  /** Alert evaluation batch and sweep intervals, webhook delivery timing (docs/alerts.md). */
+  alerts?: AlertsOptions
 }
 
-const webRoot = fileURLToPath(new URL('../web/dist', import.meta.url))
+/** The hub as one plugin tree (docs/architecture.md "The plugin tree"). Registration order is dependency
+ * order, and close order is its reverse (onClose hooks run last-registered first); the broker, the event
+ * streams and the HTTPS listener stop in `preClose`, before all of them. A new service is a plugin in
+ * server/plugins/ registered after what it uses; new routes go in routes/api.ts (or here, beside ES9+,
+ * when they are not under /api). */
+export const hub: FastifyPluginAsync<{ config: HubConfig, options: HubOptions }> = async (app, { config, options }) => {
+  await app.register(configPlugin, { config })
+  await app.register(errorHandlerPlugin)
 
-/** The HTTP side: infrastructure plugins, then the routes. The entry point only listens. */
-export async function buildApp (deps: AppDeps): Promise<FastifyInstance> {
+  // Infrastructure: closed last, the database after everything that writes to it.
+  await app.register(databasePlugin)
+  await app.register(redisPlugin)
+  await app.register(busPlugin)
+  await app.register(metricsPlugin)
+  await app.register(auditPlugin)
+  await app.register(repositoriesPlugin)
+  await app.register(presencePlugin)
+  await app.register(identityPlugin)
+
+  // The broker, before the services that send to devices (its hooks come later: device sessions).
+  await app.register(brokerPlugin, { limits: options.brokerLimits })
+
+  // Services.
+  await app.register(trustStorePlugin)
+  await app.register(operatorDirectoryPlugin)
+  await app.register(inventoryPlugin)
+  await app.register(notificationsPlugin)
+  await app.register(eimIdentityPlugin)
+  await app.register(deviceCertificatesPlugin)
+  await app.register(commandsPlugin, options.commands ?? {})
+  await app.register(deviceIngestPlugin, options.ingest ?? {})
+  await app.register(deviceSessionsPlugin, { denialDigestMs: options.denialDigestMs })
+  await app.register(eventStreamPlugin)
+  await app.register(alertsPlugin, options.alerts ?? {})
+
+  // Listeners beside the HTTP one (which `listen` opens): they open once the app is ready.
+  await app.register(mqttListenersPlugin)
+  await app.register(httpsListenerPlugin)
+
+  // HTTP: headers, audit of requests, OpenAPI, then the routes.
+  await app.register(httpSecurityPlugin)
+  await app.register(swaggerPlugin)
+  await app.register(healthRoutes)
+  await app.register(es9plusRoutes, { rateLimit: options.es9plusRateLimit })
+  await app.register(apiRoutes)
+  await app.register(dashboardPlugin)
+}
+
+/** Builds the hub (not yet listening): the Fastify instance with its server options, and the tree. */
+export async function buildApp (config: HubConfig, options: HubOptions = {}): Promise<FastifyInstance> {
+  const logger = options.logger ?? pino({ level: config.logLevel })
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     requestTimeout: 30_000,
     forceCloseConnections: true,
-    trustProxy: deps.trustProxy ?? false,
+    // The whole hub loads inside one plugin, migrations included: no start-up deadline of Fastify's own.
+    pluginTimeout: 0,
+    trustProxy: config.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true }, plugins: [schemaPlugin] },
     // A URL the router cannot decode (`%ED%A0%80`, `%ZZ`) or with a path parameter over its length.
     frameworkErrors: (err, _request, reply) => { (reply as FastifyReply).code(err.statusCode ?? 400).send({ error: { code: err.code, message: err.message } }) }
   }).withTypeProvider<TypeBoxTypeProvider>()
-  // Every number a route reads must be finite (see schemaPlugin); new routes get it too.
-  app.addHook('onRoute', (route) => {
-    for (const part of [route.schema?.querystring, route.schema?.params, route.schema?.body]) finiteNumbers(part)
-  })
-
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    const status = err.statusCode ?? 500
-    if (err.validation !== undefined) {
-      // A malformed cursor has its own code, whichever list it was given to.
-      const cursor = err.validationContext === 'querystring' && err.validation.some((v) => v.instancePath === '/cursor')
-      const error = cursor ? new errors.InvalidCursor() : new errors.Validation(err.message)
-      return reply.code(400).send({ error: { code: error.code, message: error.message } })
-    }
-    if (status === 503 && err.code === 'HUB_ERR_UNAVAILABLE') {
-      return reply.code(503).send({ error: { code: err.code, message: err.message } })
-    }
-    if (status >= 500) {
-      request.log.error({ err }, 'request failed')
-      const internal = new errors.Internal()
-      return reply.code(status).send({ error: { code: internal.code, message: internal.message } })
-    }
-    return reply.code(status).send({ error: { code: err.code ?? new errors.Request().code, message: err.message } })
-  })
-  app.setNotFoundHandler((request, reply) => {
-    const missing = new errors.NotFound(`Route ${request.method} ${request.url.split('?')[0]}`)
-    reply.code(404).send({ error: { code: missing.code, message: missing.message } })
-  })
-
-  // HSTS only over TLS (transport-security.ts), never over plain HTTP.
-  await app.register(transportSecurity)
-  await app.register(helmet, {
-    strictTransportSecurity: false,
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        frameAncestors: ["'none'"],
-        upgradeInsecureRequests: null
-      }
-    }
-  })
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'euicc-hub API', version: '0.1.0' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }
-    }
-  })
-  // The docs page's own inline scripts need a relaxed CSP on /docs only.
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
-  const identity = createIdentity(deps.database, deps.redis, await deps.users.setting('installation-id', () => randomUUID()))
-  await app.register(cookie)
-  await app.register(accessTokenPlugin, { secret: deps.jwtSecret, revocations: identity.revocations, apiKeys: identity.apiKeys })
-  await app.register(auditHooks, { audit: deps.audit })
-
-  await app.register(healthRoutes, { database: deps.database, metrics: deps.metrics, brokerReady: deps.brokerReady, metricsToken: deps.metricsToken ?? null })
-  await app.register(authRoutes, { users: deps.users, identity, audit: deps.audit })
-  await app.register(userRoutes, { users: deps.users, identity, audit: deps.audit })
-  await app.register(tenantRoutes, { users: deps.users, audit: deps.audit })
-  await app.register(apiKeyRoutes, { apiKeys: identity.apiKeys, audit: deps.audit })
-  await app.register(auditRoutes, { audit: deps.audit })
-  await app.register(deviceRoutes, { devices: deps.devices, telemetry: deps.telemetry, presence: deps.presence, bus: deps.bus, mqttUrl: deps.mqttUrl, euicc: deps.euicc, trustStore: deps.trustStore })
-  await app.register(telemetryRoutes, { devices: deps.devices, telemetry: deps.telemetry })
-  await app.register(euiccRoutes, { devices: deps.devices, euicc: deps.euicc, trustStore: deps.trustStore, operators: deps.operators, audit: deps.audit })
-  await app.register(es9plusRoutes, { notifications: deps.notifications, redis: deps.redis, installationId: await deps.users.setting('installation-id', () => randomUUID()), rateLimit: deps.es9plusRateLimit })
-  await app.register(commandRoutes, { commands: deps.commands, devices: deps.devices, eim: deps.eim })
-  await app.register(deviceCertificateRoutes, { devices: deps.devices, certificates: deps.deviceCertificates, audit: deps.audit })
-  await app.register(campaignRoutes, { campaigns: deps.campaigns, commands: deps.commands, audit: deps.audit })
-  await app.register(eventRoutes, { log: deps.eventLog, tickets: deps.tickets, metrics: deps.metrics, streams: deps.sseStreams, revocations: identity.revocations })
-
-  if (existsSync(webRoot)) {
-    // The build writes .br/.gz beside each asset (served by Accept-Encoding) and keeps the source map private.
-    await app.register(fastifyStatic, { root: webRoot, index: ['index.html'], wildcard: false, preCompressed: true, allowedPath: (path) => !path.endsWith('.map') })
-  } else {
-    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(503).type('text/plain').send('The dashboard is not built: run `npm run build:web`.'))
+  try {
+    await app.register(fp(hub, { name: 'hub' }), { config, options })
+  } catch (err) {
+    // A plugin that failed to start (a failed migration, Redis unreachable): close what the ones before it opened.
+    await app.close().catch((closeErr: unknown) => app.log.error({ err: closeErr }, 'error while closing'))
+    throw err
   }
   return app
 }

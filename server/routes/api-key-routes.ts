@@ -1,7 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import type { AuditLog } from '../audit/audit-log.ts'
-import type { ApiKeyStore, PublicApiKey } from '../auth/api-key-store.ts'
+import type { PublicApiKey } from '../auth/api-key-store.ts'
 import { errors } from '../errors.ts'
 import { ApiKey, ErrorBody, Role, secured, Text, UuidParams } from './schemas.ts'
 
@@ -11,8 +10,9 @@ const view = (k: PublicApiKey) => ({
 
 /** API keys of the caller's tenant: admins (signed in, not with a key) create, list and revoke them. The
  * key is in the creation answer only. */
-export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore, audit: AuditLog }> = async (app, { apiKeys, audit }) => {
-  app.addHook('onRequest', app.authenticate)
+export const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { audit } = app
+  const { apiKeys } = app.identity
   app.addHook('onRequest', app.requireRole('admin'))
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (request.user.kind === 'api-key') throw new errors.Forbidden()

@@ -1,5 +1,4 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { AuditLog } from '../audit/audit-log.ts'
 import { ErrorBody, Limit, RowId, secured, Text } from './schemas.ts'
 
 const AuditItem = Type.Object({
@@ -18,8 +17,8 @@ const AuditItem = Type.Object({
 
 /** The audit log for admins: their tenant's rows (platform admins: every row, including hub-wide ones
  * with no tenant), newest first, and the verification of the whole chain. */
-export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditLog }> = async (app, { audit }) => {
-  app.addHook('onRequest', app.authenticate)
+export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { audit } = app
   app.addHook('onRequest', app.requireRole('admin'))
 
   app.get('/api/audit', {

@@ -1,27 +1,24 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AuditLog } from '../audit/audit-log.ts'
 import { ACCESS_TOKEN_TTL_SECONDS } from '../auth/access-token.ts'
-import type { Identity } from '../auth/identity.ts'
 import { MAX_PASSWORD_LENGTH, verifyPassword } from '../auth/passwords.ts'
 import { isSameOrigin } from '../auth/same-origin.ts'
 import { REFRESH_TOKEN_TTL_SECONDS } from '../auth/session-store.ts'
 import type { User as UserRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
-import { toPublicUser, type UserRepository } from '../repositories/user-repository.ts'
+import { toPublicUser } from '../repositories/user-repository.ts'
 import { ErrorBody, Text, TokenResponse, User } from './schemas.ts'
 
 export const REFRESH_COOKIE = 'hub_refresh'
 const COOKIE_PATH = '/api/auth'
-
-export interface AuthRouteDeps { users: UserRepository, identity: Identity, audit: AuditLog }
 
 const noAudit = { audit: false }
 
 /** Sign-in, refresh, sign-out and TOTP enrolment. Unknown accounts, disabled accounts and wrong passwords
  * get the same answer after the same work (one argon2 verification); limits are counted per submitted
  * email and address whether the account exists or not. */
-export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteDeps> = async (app, { users, identity, audit }) => {
+export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { users, identity, audit } = app
   const { guard, sessions, totp } = identity
 
   /** The counter store (Redis) being down must never mean "unlimited": fail closed with a 503. */
@@ -168,7 +165,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteDeps> = async (app, 
   })
 
   app.get('/api/auth/me', {
-    onRequest: app.authenticate,
     schema: {
       tags: ['auth'],
       security: [{ bearer: [] }],
@@ -182,7 +178,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteDeps> = async (app, 
   })
 
   app.post('/api/auth/totp/enroll', {
-    onRequest: app.authenticate,
     config: noAudit,
     schema: {
       tags: ['auth'],
@@ -202,7 +197,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRouteDeps> = async (app, 
   })
 
   app.post('/api/auth/totp/confirm', {
-    onRequest: app.authenticate,
     config: noAudit,
     schema: {
       tags: ['auth'],

@@ -1,19 +1,11 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { COMMAND_OPS, ICCID_PATTERN } from '../../protocol/commands.ts'
-import type { AuditLog } from '../audit/audit-log.ts'
-import type { CampaignService, Progress } from '../commands/campaign-service.ts'
+import type { Progress } from '../commands/campaign-service.ts'
 import { DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS } from '../commands/command-transitions.ts'
-import type { CommandService } from '../commands/command-service.ts'
 import { commandStatuses, type CampaignRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
 import { Command, requesterOf, toCommandView } from './command-routes.ts'
 import { Cursor, ErrorBody, Id, Limit, nullable, secured, Text, UuidParams } from './schemas.ts'
-
-export interface CampaignRouteDeps {
-  campaigns: CampaignService
-  commands: CommandService
-  audit: AuditLog
-}
 
 const count = Type.Integer()
 
@@ -81,9 +73,8 @@ function toView ({ campaign: c, progress }: { campaign: CampaignRow, progress: P
 }
 
 /** Campaigns under /api/campaigns: operators and admins create and steer them, every role reads. */
-export const campaignRoutes: FastifyPluginAsyncTypebox<CampaignRouteDeps> = async (app, deps) => {
-  const { campaigns, audit } = deps
-  app.addHook('onRequest', app.authenticate)
+export const campaignRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { campaigns, audit } = app
   const operators = app.requireRole('admin', 'operator')
   // Campaign ids are UUIDs (a uuid column): anything else is a 400.
   const idParams = UuidParams
@@ -138,7 +129,7 @@ export const campaignRoutes: FastifyPluginAsyncTypebox<CampaignRouteDeps> = asyn
     }
   }, async (request) => {
     if (await campaigns.get(request.user.tid, request.params.id) === null) throw new errors.NotFound('Campaign')
-    const page = await deps.commands.list(request.user.tid, { campaignId: request.params.id }, request.query.limit, request.query.cursor, request.query.status)
+    const page = await app.commands.list(request.user.tid, { campaignId: request.params.id }, request.query.limit, request.query.cursor, request.query.status)
     return { items: page.items.map(toCommandView), nextCursor: page.nextCursor }
   })
 

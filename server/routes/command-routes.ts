@@ -4,18 +4,9 @@ import QRCode from 'qrcode'
 import { COMMAND_OPS, ICCID_PATTERN, parseActivationCode } from '../../protocol/commands.ts'
 import { commandStatuses, type CommandRow } from '../db/schema/index.ts'
 import { commandEventData } from '../commands/command-events.ts'
-import type { CommandService } from '../commands/command-service.ts'
 import { MAX_TTL_SECONDS, type Requester } from '../commands/command-transitions.ts'
-import type { EimIdentity } from '../eim/eim-identity.ts'
 import { errors } from '../errors.ts'
-import type { DeviceRepository } from '../repositories/device-repository.ts'
 import { Cursor, ErrorBody, IdParams, Limit, nullable, secured, Text } from './schemas.ts'
-
-export interface CommandRouteDeps {
-  commands: CommandService
-  devices: DeviceRepository
-  eim: EimIdentity
-}
 
 const IsoDate = Type.String({ format: 'date-time' })
 
@@ -63,9 +54,8 @@ export const requesterOf = (request: FastifyRequest): Requester =>
 /** eSIM operations on one device, the eIM identity and activation-code QR images (docs/operations.md).
  * Operators and admins run operations; every role reads. The mutations audit themselves (with the
  * requester and the command id). */
-export const commandRoutes: FastifyPluginAsyncTypebox<CommandRouteDeps> = async (app, deps) => {
-  const { commands, devices } = deps
-  app.addHook('onRequest', app.authenticate)
+export const commandRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { commands, devices } = app
   const operators = app.requireRole('admin', 'operator')
 
   app.post('/api/devices/:id/commands', {
@@ -119,7 +109,7 @@ export const commandRoutes: FastifyPluginAsyncTypebox<CommandRouteDeps> = async 
 
   app.get('/api/eim', {
     schema: { tags: ['commands'], ...secured, response: { 200: Type.Object({ eimId: Type.String(), publicKey: Type.String(), algorithm: Type.String() }) } }
-  }, async () => ({ eimId: deps.eim.eimId, publicKey: deps.eim.publicKeyPem, algorithm: 'ECDSA P-256 SHA-256' }))
+  }, async () => ({ eimId: app.eim.eimId, publicKey: app.eim.publicKeyPem, algorithm: 'ECDSA P-256 SHA-256' }))
 
   app.get('/api/activation-codes/qr', {
     schema: {

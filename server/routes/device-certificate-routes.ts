@@ -1,17 +1,9 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import type { AuditLog } from '../audit/audit-log.ts'
 import { MAX_CSR_CHARS } from '../device-ca/csr.ts'
-import type { DeviceCertificates, IssuedDeviceCertificate } from '../device-ca/device-certificates.ts'
+import type { IssuedDeviceCertificate } from '../device-ca/device-certificates.ts'
 import { errors } from '../errors.ts'
-import type { DeviceRepository } from '../repositories/device-repository.ts'
 import { ErrorBody, IdParams, nullable, secured } from './schemas.ts'
-
-export interface DeviceCertificateRouteDeps {
-  devices: DeviceRepository
-  certificates: DeviceCertificates
-  audit: AuditLog
-}
 
 const KeyType = Type.Union([Type.Literal('ec-p256'), Type.Literal('rsa-2048')])
 
@@ -48,18 +40,16 @@ const CertificateSummary = Type.Object({
 
 /** The device CA and device client certificates, scoped to the caller's tenant (another tenant's device
  * answers 404). Issuing and revoking write their own audit entries. */
-export const deviceCertificateRoutes: FastifyPluginAsyncTypebox<DeviceCertificateRouteDeps> = async (app, deps) => {
-  const { devices, certificates } = deps
+export const deviceCertificateRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { devices, deviceCertificates: certificates } = app
   const writers = app.requireRole('admin', 'operator')
-
-  app.addHook('onRequest', app.authenticate)
 
   const deviceOf = async (request: FastifyRequest, id: string) => {
     const device = await devices.get(request.user.tid, id)
     if (device === null) throw new errors.NotFound('Device')
     return { id: device.id, tenantId: device.tenantId }
   }
-  const audit = (request: FastifyRequest, action: string, target: string, detail: Record<string, unknown>) => deps.audit.append({
+  const audit = (request: FastifyRequest, action: string, target: string, detail: Record<string, unknown>) => app.audit.append({
     tenantId: request.user.tid,
     actorType: request.user.kind === 'api-key' ? 'api-key' : 'user',
     actorId: request.user.sub,

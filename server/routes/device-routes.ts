@@ -1,23 +1,10 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Presence } from '../bus/presence.ts'
-import type { EventBus } from '../bus/event-bus.ts'
 import { errors } from '../errors.ts'
-import { CertificateInputError, verifyRegisteredCertificates } from '../notifications/registered-certificate.ts'
-import type { TrustStore } from '../notifications/trust-store.ts'
-import type { EuiccRepository, NotificationSummary } from '../repositories/euicc-repository.ts'
-import type { DeviceRepository, PublicDevice } from '../repositories/device-repository.ts'
-import type { TelemetryItem, TelemetryRepository } from '../repositories/telemetry-repository.ts'
+import { CertificateInputError, verifyRegisteredCertificates } from '../trust/registered-certificate.ts'
+import type { NotificationSummary } from '../repositories/euicc-repository.ts'
+import type { PublicDevice } from '../repositories/device-repository.ts'
+import type { TelemetryItem } from '../repositories/telemetry-repository.ts'
 import { Cursor, Device, DeviceCreate, DevicePatch, type DeviceView, ErrorBody, IdParams, Limit, Page, secured, Text } from './schemas.ts'
-
-export interface DeviceRouteDeps {
-  devices: DeviceRepository
-  telemetry: TelemetryRepository
-  presence: Presence
-  bus: EventBus
-  mqttUrl: () => string
-  euicc: EuiccRepository
-  trustStore: TrustStore
-}
 
 /** A unique violation on `devices.eid`: EIDs are unique hub-wide (ES9+ binds by EID). */
 const eidTaken = (err: { code?: string, constraint_name?: string, constraint?: string, message?: string, cause?: { code?: string, constraint_name?: string, constraint?: string, message?: string } }): boolean => {
@@ -28,15 +15,15 @@ const eidTaken = (err: { code?: string, constraint_name?: string, constraint?: s
 }
 
 /** Device CRUD, scoped to the caller's tenant; another tenant's device answers 404. */
-export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (app, deps) => {
-  const { devices, presence, bus } = deps
+export const deviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { devices, presence, bus } = app
   const writers = app.requireRole('admin', 'operator', 'technician')
 
   /** The API view of devices: presence from memory/Redis, the newest sample and the notification summary
    * from the database (one query each for the whole page). */
   async function view (tenantId: string, rows: PublicDevice[]): Promise<DeviceView[]> {
     const ids = rows.map((d) => d.id)
-    const [online, latest, notified] = await Promise.all([presence.onlineOf(tenantId, ids), deps.telemetry.latestOf(ids), deps.euicc.notificationSummaryOf(ids)])
+    const [online, latest, notified] = await Promise.all([presence.onlineOf(tenantId, ids), app.telemetry.latestOf(ids), app.euicc.notificationSummaryOf(ids)])
     return rows.map((d) => {
       // The table's last_seen_at is written every few seconds; this process may know a newer time.
       const seen = presence.lastSeenHere(d.id)
@@ -44,8 +31,6 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
       return toView(device, online.has(d.id), latest.get(d.id) ?? null, notified.get(d.id) ?? null)
     })
   }
-
-  app.addHook('onRequest', app.authenticate)
 
   app.post('/api/devices', {
     onRequest: writers,
@@ -68,7 +53,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
       // The same GSMA chain check as a certificate learned from a notification, against the anchors
       // trusted for this tenant's devices (RELIABILITY 57).
       try {
-        registered = verifyRegisteredCertificates(euiccCertificate, eumCertificate, deps.trustStore.anchors(request.user.tid), fields.eid)
+        registered = verifyRegisteredCertificates(euiccCertificate, eumCertificate, app.trustStore.anchors(request.user.tid), fields.eid)
       } catch (err) {
         if (err instanceof CertificateInputError) throw new errors.InvalidEuiccCertificate('euiccCertificate: ' + err.message)
         throw err
@@ -83,12 +68,12 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
     })
     if (registered !== null) {
       const { eid, euiccDer, eumDer } = registered
-      await deps.euicc.transaction((tx) => deps.euicc.saveCertificate(tx, eid, euiccDer, eumDer, 'registered'))
+      await app.euiccCertificates.register(eid, euiccDer, eumDer)
     }
     const [body] = await view(request.user.tid, [device])
     bus.publish({ type: 'device.created', tenantId: request.user.tid, data: { device: body } })
     reply.code(201)
-    return { device: body, credentials: { clientId: device.id, username: device.id, password: secret, mqttUrl: deps.mqttUrl() } }
+    return { device: body, credentials: { clientId: device.id, username: device.id, password: secret, mqttUrl: app.mqttListeners.url } }
   })
 
   app.get('/api/devices', {
@@ -99,6 +84,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
         q: Type.Optional(Text(100)),
         status: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline')])),
         tag: Type.Optional(Text(64)),
+        site: Type.Optional(Text(64)),
         operator: Type.Optional(Text(64)),
         limit: Limit(1000, 100),
         cursor: Type.Optional(Cursor)
@@ -132,6 +118,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
     onRequest: writers,
     schema: { tags: ['devices'], ...secured, params: IdParams, body: DevicePatch, response: { 200: Device, 404: ErrorBody, 409: ErrorBody } }
   }, async (request) => {
+    // A plan of another tenant is as good as none: 404, the same as a plan that does not exist.
+    if (typeof request.body.planId === 'string' && !await app.plans.belongsTo(request.user.tid, request.body.planId)) throw new errors.NotFound('Plan')
     const device = await devices.update(request.user.tid, request.params.id, request.body).catch((err) => {
       if (eidTaken(err)) throw new errors.EidTaken() // RELIABILITY 61: names neither the holder nor its tenant
       throw err
@@ -156,7 +144,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<DeviceRouteDeps> = async (a
     const secret = await devices.rotateSecret(request.user.tid, request.params.id)
     if (secret === null) throw new errors.NotFound('Device')
     bus.publish({ type: 'device.credentials-revoked', tenantId: request.user.tid, data: { deviceId: request.params.id, reason: 'secret-rotated' } })
-    return { clientId: request.params.id, username: request.params.id, password: secret, mqttUrl: deps.mqttUrl() }
+    return { clientId: request.params.id, username: request.params.id, password: secret, mqttUrl: app.mqttListeners.url }
   })
 
   app.delete('/api/devices/:id', {
@@ -190,6 +178,7 @@ function toView (device: PublicDevice, online: boolean, latest: TelemetryItem | 
     tags: device.tags,
     esimAgent: device.esimAgent,
     disabled: device.disabled,
+    site: device.site,
     status: online ? 'online' : 'offline',
     lastSeenAt: device.lastSeenAt?.toISOString() ?? null,
     createdAt: device.createdAt.toISOString(),

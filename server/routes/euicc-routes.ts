@@ -1,21 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import type { AuditLog } from '../audit/audit-log.ts'
 import type { NotificationRow, ProfileRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
-import type { OperatorDirectory } from '../notifications/operator-directory.ts'
-import type { TrustStore } from '../notifications/trust-store.ts'
-import type { DeviceRepository } from '../repositories/device-repository.ts'
-import type { EuiccRepository } from '../repositories/euicc-repository.ts'
 import { Cursor, ErrorBody, Id, IdParams, Limit, parseTimestamp, secured, Text, Timestamp, Uuid } from './schemas.ts'
-
-export interface EuiccRouteDeps {
-  devices: DeviceRepository
-  euicc: EuiccRepository
-  trustStore: TrustStore
-  operators: OperatorDirectory
-  audit: AuditLog
-}
 
 const Notification = Type.Object({
   id: Type.Integer(),
@@ -73,8 +60,8 @@ type NotificationFilterQuery = Static<ReturnType<typeof Type.Object<typeof Notif
 
 /** Notifications (per device and fleet-wide), profile inventory, operators and trust anchors;
  * `es9plus-routes.ts` holds the endpoint LPAs post to. */
-export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app, deps) => {
-  const { devices, euicc, trustStore, operators } = deps
+export const euiccRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { devices, euicc, trustStore, operators } = app
 
   const toNotification = (n: NotificationRow) => ({
     id: n.id,
@@ -121,8 +108,6 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
     limit: q.limit,
     cursor: q.cursor
   })
-
-  app.addHook('onRequest', app.authenticate)
   const admins = app.requireRole('admin')
 
   app.get('/api/notifications', {
@@ -153,7 +138,7 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
   }, async (request) => {
     const device = await devices.get(request.user.tid, request.params.id)
     if (device === null) throw new errors.NotFound('Device')
-    const rows = await euicc.profilesOfDevice(request.user.tid, device.id, device.eid, request.query.includeDeleted === true)
+    const rows = await app.inventory.ofDevice(request.user.tid, device.id, device.eid, request.query.includeDeleted === true)
     return { eid: device.eid, items: rows.map(toProfile) }
   })
 
@@ -202,7 +187,7 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
       }
       throw err
     }
-    await deps.audit.append({ tenantId: request.user.tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.add', target: anchor.fingerprint, outcome: 'success', detail: { subject: anchor.subject, scope: anchor.scope, anchorTenantId: anchor.tenantId }, ip: request.ip })
+    await app.audit.append({ tenantId: request.user.tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.add', target: anchor.fingerprint, outcome: 'success', detail: { subject: anchor.subject, scope: anchor.scope, anchorTenantId: anchor.tenantId }, ip: request.ip })
     reply.code(201)
     return anchor
   })
@@ -217,14 +202,14 @@ export const euiccRoutes: FastifyPluginAsyncTypebox<EuiccRouteDeps> = async (app
     const visible = trustStore.find(request.params.id, request.user.tid, everything)
     if (visible === null) throw new errors.NotFound('Trust anchor')
     const refuse = async (err: Error) => {
-      await deps.audit.append({ tenantId: request.user.tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.remove', target: visible.fingerprint, outcome: 'denied', detail: { subject: visible.subject, scope: visible.scope }, ip: request.ip })
+      await app.audit.append({ tenantId: request.user.tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.remove', target: visible.fingerprint, outcome: 'denied', detail: { subject: visible.subject, scope: visible.scope }, ip: request.ip })
       throw err
     }
     if (visible.source === 'directory') return await refuse(new errors.DirectoryTrustAnchor())
     if (visible.scope === 'platform' && !everything) return await refuse(new errors.PlatformTrustAnchor())
     const removed = await trustStore.remove(visible.id, visible.tenantId)
     if (removed === null) throw new errors.NotFound('Trust anchor')
-    await deps.audit.append({ tenantId: request.user.tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.remove', target: removed.fingerprint, outcome: 'success', detail: { subject: removed.subject, scope: removed.scope, anchorTenantId: removed.tenantId }, ip: request.ip })
+    await app.audit.append({ tenantId: request.user.tid, actorType: request.user.kind === 'api-key' ? 'api-key' : 'user', actorId: request.user.sub, action: 'euicc.trust-anchor.remove', target: removed.fingerprint, outcome: 'success', detail: { subject: removed.subject, scope: removed.scope, anchorTenantId: removed.tenantId }, ip: request.ip })
     reply.code(204)
     return null
   })

@@ -1,10 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { isSameOrigin } from '../auth/same-origin.ts'
 import { errors } from '../errors.ts'
-import type { EventLog, LoggedEvent } from '../events/event-log.ts'
-import type { StreamTickets } from '../events/stream-tickets.ts'
-import type { RevocationList } from '../auth/revocation-list.ts'
-import type { HubMetrics } from '../metrics.ts'
+import type { LoggedEvent } from '../events/event-log.ts'
 import { EventTicket, Text } from './schemas.ts'
 
 const HEARTBEAT_MS = 15_000
@@ -12,21 +9,13 @@ const REVOCATION_CHECK_MS = 2_000
 /** A stream whose unsent bytes pass this is closed; the browser reconnects and resumes. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024
 
-export interface EventRouteDeps {
-  log: EventLog
-  tickets: StreamTickets
-  metrics: HubMetrics
-  /** Open streams, so shutdown can end them. */
-  streams: Set<() => void>
-  revocations: RevocationList
-}
-
 /** The dashboard's live feed: `POST /api/events/ticket` (Bearer) then `GET /api/events?ticket=…`.
  * Every event carries an id; `Last-Event-ID` (or `lastEventId=`) resumes, or a `resync` event tells
  * the client to reload when the gap is no longer in memory. */
-export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app, { log, tickets, metrics, streams, revocations }) => {
+export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { eventLog: log, streamTickets: tickets, metrics, eventStreams: streams } = app
+  const { revocations } = app.identity
   app.post('/api/events/ticket', {
-    onRequest: app.authenticate,
     // Every dashboard (re)connect takes a ticket: not a security-relevant action, so not audited one by
     // one (a refusal still is, by the audit hook).
     config: { audit: false },
@@ -78,7 +67,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteDeps> = async (app
       else for (const entry of missed) send(entry)
     }
     const unsubscribe = log.subscribe(send)
-    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS)
+    // A named event, not an SSE comment: EventSource hides comments from the page, and the dashboard
+    // needs to hear the hub to tell a live stream from a silent one (web/src/data/event-stream.ts).
+    const heartbeat = setInterval(() => raw.write('event: keep-alive\ndata: {}\n\n'), HEARTBEAT_MS)
     // Logout, disabling the user or changing its role revokes the session, and revoking an API key puts
     // the key on the same list (in Redis when present, so a revocation on any hub process counts): the
     // stream ends within REVOCATION_CHECK_MS (and when the list cannot be read, fail closed).

@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
-import { ping, type Database } from '../db/database.ts'
-import type { HubMetrics } from '../metrics.ts'
+import { ping } from '../db/database.ts'
 import { errors } from '../errors.ts'
 
 const digest = (value: string) => createHash('sha256').update(value).digest()
@@ -15,7 +14,10 @@ export function bearerMatches (header: string | undefined, token: string): boole
 /** Liveness, readiness (database reachable, broker listening) and Prometheus metrics. With
  * `metricsToken` (HUB_METRICS_TOKEN), `/metrics` needs `Authorization: Bearer <token>`; without, it is
  * open (keep the port private then). */
-export const healthRoutes: FastifyPluginAsync<{ database: Database, metrics: HubMetrics, brokerReady: () => boolean, metricsToken?: string | null }> = async (app, { database, metrics, brokerReady, metricsToken = null }) => {
+export const healthRoutes: FastifyPluginAsync = async (app) => {
+  const { database, metrics } = app
+  const metricsToken = app.config.metricsToken
+  const brokerReady = () => !app.broker.aedes.closed
   app.get('/healthz', { schema: { tags: ['operations'] } }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', { schema: { tags: ['operations'] } }, async (_request, reply) => {

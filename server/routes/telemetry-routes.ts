@@ -1,7 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../errors.ts'
-import type { DeviceRepository } from '../repositories/device-repository.ts'
-import type { TelemetryRepository } from '../repositories/telemetry-repository.ts'
 import { Cursor, ErrorBody, IdParams, Limit, parseTimestamp, TelemetryItem, Text, Timestamp } from './schemas.ts'
 
 const BUCKETS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
@@ -23,8 +21,8 @@ function parseBucket (value: string): number {
   return seconds
 }
 
-export const telemetryRoutes: FastifyPluginAsyncTypebox<{ devices: DeviceRepository, telemetry: TelemetryRepository }> = async (app, { devices, telemetry }) => {
-  app.addHook('onRequest', app.authenticate)
+export const telemetryRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { devices, telemetry } = app
 
   app.get('/api/devices/:id/telemetry', {
     schema: {

@@ -1,14 +1,12 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { AuditLog } from '../audit/audit-log.ts'
 import { errors } from '../errors.ts'
-import type { UserRepository } from '../repositories/user-repository.ts'
 import { ErrorBody, secured, Text } from './schemas.ts'
 
 const Tenant = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String({ format: 'date-time' }) })
 
 /** Tenants: platform admins only. */
-export const tenantRoutes: FastifyPluginAsyncTypebox<{ users: UserRepository, audit: AuditLog }> = async (app, { users, audit }) => {
-  app.addHook('onRequest', app.authenticate)
+export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { users, audit } = app
   app.addHook('onRequest', app.requirePlatformAdmin)
 
   app.get('/api/tenants', {

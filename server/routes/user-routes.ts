@@ -1,15 +1,10 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import type { AuditLog } from '../audit/audit-log.ts'
-import type { Identity } from '../auth/identity.ts'
 import { passwordProblem } from '../auth/password-policy.ts'
 import { hashPassword, MAX_PASSWORD_LENGTH } from '../auth/passwords.ts'
 import type { User as UserRow } from '../db/schema/index.ts'
 import { errors } from '../errors.ts'
-import type { UserRepository } from '../repositories/user-repository.ts'
 import { Email, ErrorBody, Role, secured, UserItem, Uuid, UuidParams } from './schemas.ts'
-
-export interface UserRouteDeps { users: UserRepository, identity: Identity, audit: AuditLog }
 
 const IdParams = UuidParams
 const noAudit = { audit: false }
@@ -20,8 +15,8 @@ const view = (u: UserRow, totpEnabled = false) => ({
 
 /** User management for a tenant's admins (platform admins may name another tenant). Managing users takes
  * a signed-in user, not an API key. A role change or a disable ends the user's sessions at once. */
-export const userRoutes: FastifyPluginAsyncTypebox<UserRouteDeps> = async (app, { users, identity, audit }) => {
-  app.addHook('onRequest', app.authenticate)
+export const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { users, identity, audit } = app
   app.addHook('onRequest', app.requireRole('admin'))
   app.addHook('onRequest', async (request: FastifyRequest) => {
     if (request.user.kind === 'api-key') throw new errors.Forbidden()

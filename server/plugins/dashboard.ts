@@ -1,0 +1,20 @@
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import fastifyStatic from '@fastify/static'
+import fp from 'fastify-plugin'
+import { dashboardRoutes } from './dashboard-routes.ts'
+
+const webRoot = fileURLToPath(new URL('../../web/dist', import.meta.url))
+
+/** The dashboard's static files (web/dist) and its own URLs (dashboard-routes.ts), or a 503 page saying
+ * how to build them. */
+export const dashboardPlugin = fp(async (app) => {
+  if (existsSync(webRoot)) {
+    // The build writes .br/.gz beside each asset (served by Accept-Encoding) and keeps the source map private.
+    await app.register(fastifyStatic, { root: webRoot, index: ['index.html'], wildcard: false, preCompressed: true, allowedPath: (path) => !path.endsWith('.map') })
+    // Deep links into the dashboard (/devices/:id, /admin/users…) answer its index.html.
+    await app.register(dashboardRoutes)
+  } else {
+    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(503).type('text/plain').send('The dashboard is not built: run `npm run build:web`.'))
+  }
+}, { name: 'dashboard' })
