@@ -51,6 +51,8 @@ export async function buildWeb (options: { outdir?: string } = {}): Promise<WebB
     minify: true,
     sourcemap: 'external',
     legalComments: 'none',
+    // a library's stylesheet imported by a component is its text, adopted into the shadow root
+    loader: { '.css': 'text' },
     tsconfig: resolve(webDir, '..', 'tsconfig.json'),
     write: false,
     logLevel: 'warning'

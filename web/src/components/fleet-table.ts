@@ -167,7 +167,6 @@ export class FleetTable extends LitElement {
     .count-accepted, .count-rejected { font-variant-numeric: tabular-nums; }
     .count-rejected, .last-rejected { color: var(--hub-danger); font-weight: 600; }
     .empty { padding: 2rem; text-align: center; color: var(--hub-muted); }
-    .label { display: none; }
 
     /* a phone: one card per device, the figures that matter with their labels */
     @media (max-width: 48rem) {
@@ -194,7 +193,11 @@ export class FleetTable extends LitElement {
       }
       .cell[data-col=tags] { display: block; grid-column: 1 / -1; }
       .cell[data-col=tags]:empty { display: none; }
-      .cell .label { display: inline; color: var(--hub-muted); margin-right: 0.3rem; }
+      .cell[data-col=lastSeen]::before, .cell[data-col=rsrp]::before, .cell[data-col=sinr]::before,
+      .cell[data-col=battery]::before, .cell[data-col=rat]::before, .cell[data-col=site]::before {
+        content: attr(data-label) " ";
+        color: var(--hub-muted);
+      }
     }
   `
 
@@ -329,21 +332,21 @@ export class FleetTable extends LitElement {
 
   #renderCell (column: Column, device: DeviceDetail, status: string) {
     const telemetry = device.latestTelemetry
-    const label = html`<span class="label">${t(column.label)}</span>`
+    // a card's labels come from CSS (::before, phones only), so a cell's text is its value alone
     const cell = (content: unknown, extra = '', title = '') =>
-      html`<span role="cell" data-col=${column.key} class="cell ${column.numeric ? 'num' : ''} ${extra}" title=${title}>${content}</span>`
+      html`<span role="cell" data-col=${column.key} data-label=${t(column.label)} class="cell ${column.numeric ? 'num' : ''} ${extra}" title=${title}>${content}</span>`
     switch (column.key) {
       case 'name': return cell(html`<a href=${devicePath(device.id)}>${device.name}</a>`, '', device.name)
       case 'id': return cell(device.id, 'mono', device.id)
       case 'status': return cell(html`<span class="dot"></span>${t(`status.${status as 'online'}`)}`, 'status', status === 'stale' ? t('live.staleHint') : '')
-      case 'lastSeen': return cell(html`${label}${formatRelative(device.lastSeenAt)}`, '', formatDateTime(device.lastSeenAt))
-      case 'rsrp': return cell(html`${label}${formatMetric(telemetry?.rsrp, 'dBm')}`)
-      case 'rsrq': return cell(html`${label}${formatMetric(telemetry?.rsrq, 'dB', 1)}`)
-      case 'sinr': return cell(html`${label}${formatMetric(telemetry?.sinr, 'dB', 1)}`)
-      case 'rat': return cell(html`${label}${formatText(telemetry?.rat)}`)
-      case 'battery': return cell(html`${label}${formatMetric(telemetry?.battery, '%')}`)
-      case 'temperature': return cell(html`${label}${formatMetric(telemetry?.temperature, '°C', 1)}`)
-      case 'site': return cell(html`${label}${device.site ?? '—'}`)
+      case 'lastSeen': return cell(formatRelative(device.lastSeenAt), '', formatDateTime(device.lastSeenAt))
+      case 'rsrp': return cell(formatMetric(telemetry?.rsrp, 'dBm'))
+      case 'rsrq': return cell(formatMetric(telemetry?.rsrq, 'dB', 1))
+      case 'sinr': return cell(formatMetric(telemetry?.sinr, 'dB', 1))
+      case 'rat': return cell(formatText(telemetry?.rat))
+      case 'battery': return cell(formatMetric(telemetry?.battery, '%'))
+      case 'temperature': return cell(formatMetric(telemetry?.temperature, '°C', 1))
+      case 'site': return cell(device.site ?? '—')
       case 'notifications': return cell(notificationCell(device), '', notificationTitle(device))
       case 'tags': return cell(device.tags.map(tag => html`<span class="tag">${tag}</span>`))
     }

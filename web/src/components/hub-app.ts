@@ -212,9 +212,9 @@ export class HubApp extends LitElement {
       case 'fleet':
         return html`<main class="fleet"><fleet-summary></fleet-summary><fleet-table></fleet-table></main>`
       case 'device':
-        return html`<main><device-page .deviceId=${route.id}></device-page></main>`
+        return html`<main><device-page .deviceId=${route.id} .role=${this.session?.user.role ?? 'viewer'}></device-page></main>`
       case 'campaigns':
-        return html`<main><campaigns-view></campaigns-view></main>`
+        return html`<main><campaigns-view .role=${this.session?.user.role ?? 'viewer'}></campaigns-view></main>`
       case 'alerts':
         return html`<main><alerts-view></alerts-view></main>`
       case 'sites':

@@ -67,13 +67,7 @@ export class ApiClient {
   }
 
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const auth = options.auth ?? true
-    let response = await this.#send(method, path, options, auth)
-    if (response.status === 401 && auth) {
-      if (await this.#refresh()) response = await this.#send(method, path, options, auth)
-      if (response.status === 401) this.#session.clear()
-    }
-    const text = await response.text()
+    const { response, text } = await this.#exchange(method, path, options)
     let payload: unknown = null
     if (text) {
       try {
@@ -87,6 +81,27 @@ export class ApiClient {
       throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? (response.statusText || `HTTP ${response.status}`))
     }
     return payload as T
+  }
+
+  /** A request whose answer is not JSON (an SVG image): its text, or the API's error. */
+  async requestText (method: string, path: string, options: RequestOptions = {}): Promise<string> {
+    const { response, text } = await this.#exchange(method, path, options)
+    if (response.ok) return text
+    let error: { code?: string, message?: string } | undefined
+    try {
+      error = (JSON.parse(text) as { error?: { code?: string, message?: string } }).error
+    } catch {}
+    throw new ApiError(response.status, error?.code ?? `HTTP_${response.status}`, error?.message ?? (response.statusText || `HTTP ${response.status}`))
+  }
+
+  async #exchange (method: string, path: string, options: RequestOptions): Promise<{ response: Response, text: string }> {
+    const auth = options.auth ?? true
+    let response = await this.#send(method, path, options, auth)
+    if (response.status === 401 && auth) {
+      if (await this.#refresh()) response = await this.#send(method, path, options, auth)
+      if (response.status === 401) this.#session.clear()
+    }
+    return { response, text: await response.text() }
   }
 
   async #send (method: string, path: string, options: RequestOptions, auth: boolean): Promise<Response> {
