@@ -6,6 +6,9 @@ import type { DeviceTopic } from '../protocol/topics.ts'
 
 export interface AuthenticatedDevice { id: string, tenantId: string }
 
+/** A site gateway (a field site's Mosquitto bridged to the hub): it acts for its site's devices. */
+export interface AuthenticatedGateway { id: string, tenantId: string, site: string }
+
 /** What the broker asks of the rest of the hub. `publish` resolves once the message is durably handled
  * (committed); only then is the PUBACK sent. */
 export interface BrokerBackend {
@@ -13,12 +16,19 @@ export interface BrokerBackend {
   /** A device by the client certificate it presented on TLS (already verified by TLS, CN = deviceId):
    * null when the certificate is not this device's, is revoked, or the device is disabled or gone. */
   authenticateCertificate (deviceId: string, serial: string): Promise<AuthenticatedDevice | null>
+  /** A site gateway's credentials (tried when no device has them). */
+  authenticateGateway (gatewayId: string, secret: string): Promise<AuthenticatedGateway | null>
+  /** The enabled devices of a tenant's site: whom its gateways may act for. */
+  siteDevices (tenantId: string, site: string): Promise<string[]>
   publish (device: AuthenticatedDevice, topic: DeviceTopic, packet: PublishPacket): Promise<void>
   connected (device: AuthenticatedDevice): void
   disconnected (device: AuthenticatedDevice, connection: object): void
   /** The device can receive its commands on `connection` (it holds a `commands/…` subscription): called
    * when it subscribes to them and when a persistent session resumes with one. */
   commandsReady (device: AuthenticatedDevice, connection: object): void
+  /** The device can no longer receive commands on `connection` (its gateway went) without having been
+   * shown online through it. */
+  commandsGone (device: AuthenticatedDevice, connection: object): void
   seen (device: AuthenticatedDevice): void
   /** A refused action; `reason` is a short code (the kind of refusal), `detail` says what was asked. */
   denied (device: AuthenticatedDevice | null, action: 'publish' | 'subscribe' | 'connect', reason: string, detail: string): void

@@ -1,10 +1,14 @@
 // The broker's state for one authenticated MQTT session (created at CONNECT by broker/hub-broker.ts), and
 // the topics that carry the commands the hub alone delivers.
 import type { AuthenticatedDevice } from './broker-contract.ts'
+import type { GatewaySession } from './gateway-session.ts'
 import type { TokenBucket } from './publish-rate.ts'
 
 export interface Session {
+  /** The authenticated client: a device, or for a site gateway the gateway itself (its id and tenant). */
   device: AuthenticatedDevice
+  /** Set for a site gateway's session: whom it acts for, and their per-device state. */
+  gateway?: GatewaySession
   bucket: TokenBucket | null
   /** The filters the device holds: the subscription limit counts these, not every SUBSCRIBE it sent. */
   held: Set<string>

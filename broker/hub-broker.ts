@@ -13,10 +13,11 @@ import { Aedes, type Client, type ConnectPacket } from 'aedes'
 import memoryPersistence from 'aedes-persistence'
 import { MAX_TOPIC_LEVELS } from '../protocol/topics.ts'
 import { AddressRateLimit } from './address-rate.ts'
-import type { BrokerBackend, BrokerLimits } from './broker-contract.ts'
+import type { AuthenticatedDevice, BrokerBackend, BrokerLimits } from './broker-contract.ts'
 import { certificateIdentityOf, type ClientCertificateGate } from './client-certificates.ts'
 import { checkConnect, clampKeepalive, refusal, ReturnCode, type ConnectRefusal } from './connect-policy.ts'
 import { holdsCommands, isCommandFilter, isCommandTopic, type Session } from './device-session.ts'
+import { GatewaySession } from './gateway-session.ts'
 import { interceptInbound } from './inbound-packets.ts'
 import { MqttListeners } from './mqtt-listeners.ts'
 import { PublishAdmission } from './publish-admission.ts'
@@ -46,6 +47,8 @@ export class HubBroker {
   private readonly connects = new WeakMap<Client, ConnectPacket>()
   /** The live client of each device, so a replaced session's disconnect does not mark it offline. */
   private readonly current = new Map<string, Client>()
+  /** A gateway's session state between its authentication and its session. */
+  private readonly gateways = new WeakMap<Client, GatewaySession>()
 
   private constructor (private readonly backend: BrokerBackend, private readonly limits: BrokerLimits) {
     this.session = sessionPersistence((memoryPersistence as unknown as () => object)(), isCommandTopic)
@@ -85,19 +88,23 @@ export class HubBroker {
       if (session === undefined) return
       if (!client.clean) this.session.markSession(client.id)
       this.current.set(session.device.id, client)
-      backend.connected(session.device)
+      if (session.gateway === undefined) backend.connected(session.device)
       // A resumed persistent session holds its subscriptions again (restored through authorizeSubscribe).
-      if (holdsCommands(session)) backend.commandsReady(session.device, client)
+      if (holdsCommands(session)) this.commandsReady(session, client)
     })
     this.aedes.on('subscribe', (subscriptions, client) => {
       const session = client === null ? undefined : this.sessions.get(client)
-      if (session !== undefined && subscriptions.some((sub) => (sub.qos as number) !== 0x80 && isCommandFilter(sub.topic))) backend.commandsReady(session.device, client)
+      if (session !== undefined && subscriptions.some((sub) => (sub.qos as number) !== 0x80 && isCommandFilter(sub.topic))) this.commandsReady(session, client)
     })
     this.aedes.on('clientDisconnect', (client) => {
       const session = this.sessions.get(client)
       if (session === undefined || this.current.get(session.device.id) !== client) return
       this.current.delete(session.device.id)
-      backend.disconnected(session.device, client)
+      const gateway = session.gateway
+      if (gateway === undefined) { backend.disconnected(session.device, client); return }
+      // The bridge went: the devices that were online through it are offline.
+      for (const id of gateway.online) backend.disconnected(gateway.device(id), client)
+      for (const id of gateway.ready) if (!gateway.online.has(id)) backend.commandsGone(gateway.device(id), client)
     })
   }
 
@@ -163,6 +170,26 @@ export class HubBroker {
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
   }
 
+  /** Commands can reach the session's device, or for a gateway every device of its site. */
+  private commandsReady (session: Session, client: Client): void {
+    const gateway = session.gateway
+    if (gateway === undefined) { this.backend.commandsReady(session.device, client); return }
+    for (const id of gateway.siteDeviceIds) {
+      gateway.ready.add(id)
+      this.backend.commandsReady(gateway.device(id), client)
+    }
+  }
+
+  /** A site gateway's credentials, tried when they are no device's. */
+  private async authenticateGateway (client: Client, secret: string): Promise<AuthenticatedDevice | null> {
+    const gateway = await this.backend.authenticateGateway(client.id, secret)
+    if (gateway === null) return null
+    const session = new GatewaySession(gateway, (tenantId, site) => this.backend.siteDevices(tenantId, site), { perSecond: this.limits.publishRatePerDevice, burst: this.limits.publishBurst })
+    await session.refresh()
+    this.gateways.set(client, session)
+    return { id: gateway.id, tenantId: gateway.tenantId }
+  }
+
   private authenticate (client: Client, _username: string | undefined, password: Buffer | undefined, callback: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
     const refused = this.refusals.get(client)
     if (refused !== undefined) {
@@ -173,8 +200,9 @@ export class HubBroker {
     // On TLS an admitted client certificate is the credential (checkConnect has matched its CN to the
     // client id); the device must still hold it unrevoked and be enabled.
     const certificate = certificateIdentityOf(client.conn)
+    const secret = certificate === null ? (password as Buffer).toString('utf8') : ''
     const authenticated = certificate === null
-      ? this.backend.authenticate(client.id, (password as Buffer).toString('utf8'))
+      ? this.backend.authenticate(client.id, secret).then(async (device) => device ?? await this.authenticateGateway(client, secret))
       : this.backend.authenticateCertificate(certificate.deviceId, certificate.serial)
     const connect = this.connects.get(client)
     if (connect !== undefined) { connect.password = undefined; this.connects.delete(client) }
@@ -190,7 +218,9 @@ export class HubBroker {
         return
       }
       const bucket = this.limits.publishRatePerDevice > 0 ? new TokenBucket(this.limits.publishRatePerDevice, this.limits.publishBurst) : null
-      this.sessions.set(client, { device, bucket, held: new Set(), qos2: new Set(), refused: false } satisfies Session)
+      const gateway = this.gateways.get(client)
+      this.gateways.delete(client)
+      this.sessions.set(client, { device, bucket: gateway === undefined ? bucket : null, ...(gateway === undefined ? {} : { gateway }), held: new Set(), qos2: new Set(), refused: false } satisfies Session)
       callback(null, true)
     }, () => {
       // [RELIABILITY 18] the database is down: refuse, never accept unauthenticated.

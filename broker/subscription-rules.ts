@@ -10,6 +10,10 @@ import type { Session } from './device-session.ts'
 import type { InboundPacket } from './inbound-packets.ts'
 import { SESSION_MARKER_TOPIC } from './session-persistence.ts'
 
+/** What a site gateway may subscribe to with a wildcard: its site's devices' commands and acks (what it
+ * then receives is filtered per device in authorizeForward). */
+const GATEWAY_FILTERS: ReadonlySet<string> = new Set(['devices/+/commands/#', 'devices/+/commands/+', 'devices/+/notifications/ack'])
+
 export class SubscriptionRules {
   constructor (
     private readonly backend: BrokerBackend,
@@ -48,10 +52,12 @@ export class SubscriptionRules {
     const session = this.sessionOf(client)
     // The marker of a persistent session without subscriptions (broker/session-persistence.ts).
     if (sub.topic === SESSION_MARKER_TOPIC) { callback(null, null); return }
-    const allowed = session !== undefined && isAllowedDeviceSubscription(session.device.id, sub.topic) &&
-      (session.held.has(sub.topic) || session.held.size < this.limits.maxSubscriptionsPerDevice)
+    const permitted = session !== undefined && (session.gateway === undefined
+      ? isAllowedDeviceSubscription(session.device.id, sub.topic)
+      : GATEWAY_FILTERS.has(sub.topic) || session.gateway.siteDeviceIds.some((id) => isAllowedDeviceSubscription(id, sub.topic)))
+    const allowed = permitted && (session.held.has(sub.topic) || session.held.size < this.limits.maxSubscriptionsPerDevice)
     if (!allowed) {
-      this.backend.denied(session?.device ?? null, 'subscribe', session === undefined || isAllowedDeviceSubscription(session.device.id, sub.topic) ? 'subscription-limit' : 'topic', `subscribe to ${JSON.stringify(sub.topic).slice(0, 300)}`)
+      this.backend.denied(session?.device ?? null, 'subscribe', permitted ? 'subscription-limit' : 'topic', `subscribe to ${JSON.stringify(sub.topic).slice(0, 300)}`)
       callback(null, null) // SUBACK 0x80
       return
     }
@@ -65,10 +71,13 @@ export class SubscriptionRules {
   authorizeForward (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
     const session = this.sessionOf(client)
     if (session === undefined) return null
-    const prefix = `devices/${session.device.id}/`
-    if (!packet.topic.startsWith(prefix)) return null
-    const rest = packet.topic.slice(prefix.length)
-    return rest === 'notifications/ack' || (rest.startsWith('commands/') && rest.indexOf('/', 9) === -1) ? packet : null
+    const levels = packet.topic.split('/')
+    if (levels[0] !== 'devices') return null
+    // A gateway receives what the hub sends to the devices of its site; a device only its own.
+    const forUs = session.gateway === undefined ? levels[1] === session.device.id : session.gateway.knows(levels[1])
+    if (!forUs) return null
+    const hubToDevice = (levels.length === 4 && levels[2] === 'notifications' && levels[3] === 'ack') || (levels.length === 4 && levels[2] === 'commands')
+    return hubToDevice ? packet : null
   }
 
   private subscribeRepeated (client: Client, messageId: number, subscriptions: Array<{ topic: string, qos: number }>): void {

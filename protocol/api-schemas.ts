@@ -36,6 +36,8 @@ export const Device = Type.Object({
   esimAgent: Type.Union([Type.Literal('lpa'), Type.Literal('ipa')]),
   /** A disabled device may not connect (PATCH `{disabled: true}` ends its sessions). */
   disabled: Type.Boolean(),
+  /** The field site the device is at (its gateway acts for it), or null. */
+  site: Type.Union([Type.String(), Type.Null()]),
   status: DeviceStatus,
   lastSeenAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),

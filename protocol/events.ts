@@ -9,11 +9,18 @@ export type HubEvent =
   /** The device's credentials changed (disabled, secret rotated, certificate revoked): every hub process
    * ends its open MQTT sessions. Deletion (`device.deleted`) does the same. */
   | { type: 'device.credentials-revoked', tenantId: string, data: { deviceId: string, reason: 'disabled' | 'secret-rotated' | 'certificate-revoked' } }
+  /** A gateway was deleted, disabled or moved to another site: every hub process ends its session. */
+  | { type: 'gateway.revoked', tenantId: string, data: { gatewayId: string } }
   | { type: 'telemetry', tenantId: string, data: TelemetryEventData }
   | { type: 'notification', tenantId: string, data: NotificationEventData }
   | { type: 'profile.changed', tenantId: string, data: ProfileEventData }
   | { type: 'command.updated', tenantId: string, data: CommandEventData }
   | { type: 'campaign.updated', tenantId: string, data: CampaignEventData }
+  /** An alert's life (docs/alerts.md): raised once per (rule, device) while its condition holds,
+   * acknowledged by a user, resolved when the condition clears. */
+  | { type: 'alert.raised', tenantId: string, data: AlertEventData }
+  | { type: 'alert.acknowledged', tenantId: string, data: AlertEventData }
+  | { type: 'alert.resolved', tenantId: string, data: AlertEventData }
 
 export type TelemetryEventData = Omit<TelemetrySample, 'ts'> & { deviceId: string, ts: string }
 
@@ -66,4 +73,22 @@ export interface CampaignEventData {
   pausedReason: string | null
   total: number
   progress: Record<'pending' | 'queued' | 'sent' | 'succeeded' | 'failed' | 'expired' | 'cancelled', number>
+}
+
+/** An alert after a change (the API's alert view). */
+export interface AlertEventData {
+  id: string
+  ruleId: string
+  ruleName: string
+  kind: 'offline' | 'metric' | 'notification-rejected' | 'command-failed' | 'data-usage'
+  severity: 'info' | 'warning' | 'critical'
+  deviceId: string
+  state: 'open' | 'acknowledged' | 'resolved'
+  value: number | null
+  message: string
+  raisedAt: string
+  acknowledgedAt: string | null
+  acknowledgedBy: string | null
+  resolvedAt: string | null
+  resolution: string | null
 }

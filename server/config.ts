@@ -32,6 +32,11 @@ export interface HubConfig {
   trustProxy: boolean | string[]
   /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
   metricsToken: string | null
+  /** HUB_PUBLIC_URL: the hub's address as others reach it (links in webhook bodies), without a trailing
+   * slash; null when unset. */
+  publicUrl: string | null
+  /** HUB_WEBHOOK_ALLOW_PRIVATE=1: webhook URLs may resolve to loopback, private or link-local addresses. */
+  webhookAllowPrivate: boolean
 }
 
 /** Defaults of the limits, also what docs/broker.md states. */
@@ -144,6 +149,22 @@ export function loadConfig (env: Env = process.env): HubConfig {
     problems.push('HUB_METRICS_TOKEN must be at least 16 characters')
   }
 
+  const publicRaw = str('HUB_PUBLIC_URL')
+  let publicUrl: string | null = null
+  if (publicRaw !== null) {
+    let parsed: URL | null = null
+    try { parsed = new URL(publicRaw) } catch {}
+    if (parsed === null || !/^https?:$/.test(parsed.protocol) || parsed.search !== '' || parsed.hash !== '' || parsed.username !== '' || parsed.password !== '') {
+      problems.push(`HUB_PUBLIC_URL="${publicRaw}" must be an absolute http:// or https:// URL without query, fragment or credentials`)
+    } else {
+      publicUrl = parsed.toString().replace(/\/+$/, '')
+    }
+  }
+  const allowPrivateRaw = str('HUB_WEBHOOK_ALLOW_PRIVATE')
+  if (allowPrivateRaw !== null && !/^(0|1)$/.test(allowPrivateRaw)) {
+    problems.push(`HUB_WEBHOOK_ALLOW_PRIVATE="${allowPrivateRaw}" must be 0 or 1`)
+  }
+
   const config: HubConfig = {
     host: str('HUB_HOST') ?? '0.0.0.0',
     httpPort: port('HUB_HTTP_PORT', 8080) as number,
@@ -165,7 +186,9 @@ export function loadConfig (env: Env = process.env): HubConfig {
     mqttMaxFrameBytes,
     httpsPort,
     trustProxy,
-    metricsToken
+    metricsToken,
+    publicUrl,
+    webhookAllowPrivate: allowPrivateRaw === '1'
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config

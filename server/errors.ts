@@ -42,6 +42,10 @@ export const errors = {
   InvalidCsr: createError('HUB_ERR_INVALID_CSR', '%s', 400),
   /** A device key other than ECDSA P-256 or RSA-2048. */
   UnsupportedKeyType: createError('HUB_ERR_UNSUPPORTED_KEY_TYPE', '%s', 400),
+  /** A webhook URL that is malformed, or resolves to a loopback, private or link-local address. */
+  WebhookUrl: createError('HUB_ERR_WEBHOOK_URL', 'Webhook URL refused: %s', 400),
+  /** An alert that cannot be acknowledged (already acknowledged, or resolved). */
+  AlertState: createError('HUB_ERR_ALERT_STATE', '%s', 409),
   /** A 4xx raised without a code (by a plugin); the status is the error's own. */
   Request: createError('HUB_ERR_REQUEST', '%s', 400),
   /** Every 5xx but `Unavailable`: the body is generic, the detail goes to the log. */

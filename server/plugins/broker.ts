@@ -54,10 +54,13 @@ function deviceSessionsOf (app: FastifyInstance): BrokerBackend {
   return {
     authenticate: (deviceId, secret) => sessions().authenticate(deviceId, secret),
     authenticateCertificate: (deviceId, serial) => sessions().authenticateCertificate(deviceId, serial),
+    authenticateGateway: (gatewayId, secret) => sessions().authenticateGateway(gatewayId, secret),
+    siteDevices: (tenantId, site) => sessions().siteDevices(tenantId, site),
     publish: (device, topic, packet) => sessions().publish(device, topic, packet),
     connected: (device) => { sessions().connected(device) },
     disconnected: (device, connection) => { sessions().disconnected(device, connection) },
     commandsReady: (device, connection) => { sessions().commandsReady(device, connection) },
+    commandsGone: (device, connection) => { sessions().commandsGone(device, connection) },
     seen: (device) => { sessions().seen(device) },
     denied: (device, action, reason, detail) => { sessions().denied(device, action, reason, detail) },
     guardRejected: (rejection) => { sessions().guardRejected(rejection) }

@@ -27,6 +27,8 @@ export const deviceSessionsPlugin = fp(async (app, opts: DeviceSessionsOptions) 
   const sessions: BrokerBackend = {
     authenticate: (id, secret) => devices.authenticate(id, secret),
     authenticateCertificate: (id, serial) => app.deviceCertificates.repository.authenticate(id, serial),
+    authenticateGateway: (id, secret) => app.gateways.authenticate(id, secret),
+    siteDevices: (tenantId, site) => app.gateways.siteDevices(tenantId, site),
     publish: app.deviceIngest.handle,
     connected: (device) => {
       presence.connected(device.id, device.tenantId)
@@ -38,6 +40,7 @@ export const deviceSessionsPlugin = fp(async (app, opts: DeviceSessionsOptions) 
       bus.publish({ type: 'device.offline', tenantId: device.tenantId, data: { deviceId: device.id, at: at() } })
     },
     commandsReady: (device, connection) => { commands.deviceReady(device.id, connection) },
+    commandsGone: (device, connection) => { commands.deviceGone(device.id, connection) },
     seen: (device) => presence.seen(device.id),
     denied: (device, action, reason, detail) => {
       metrics.denied.inc({ action })
@@ -54,6 +57,7 @@ export const deviceSessionsPlugin = fp(async (app, opts: DeviceSessionsOptions) 
   app.decorate('deviceSessions', sessions)
   const endSessions = bus.subscribe((event) => {
     if (event.type === 'device.deleted' || event.type === 'device.credentials-revoked') app.broker.endSessions(event.data.deviceId)
+    if (event.type === 'gateway.revoked') app.broker.endSessions(event.data.gatewayId)
   })
   app.addHook('onClose', async () => {
     endSessions()

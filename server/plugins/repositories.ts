@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { DeviceRepository } from '../repositories/device-repository.ts'
 import { EuiccRepository } from '../repositories/euicc-repository.ts'
+import { GatewayRepository } from '../repositories/gateway-repository.ts'
 import { TelemetryRepository } from '../repositories/telemetry-repository.ts'
 import { UserRepository } from '../repositories/user-repository.ts'
 
@@ -11,6 +12,7 @@ declare module 'fastify' {
     devices: DeviceRepository
     telemetry: TelemetryRepository
     euicc: EuiccRepository
+    gateways: GatewayRepository
   }
 }
 
@@ -20,4 +22,5 @@ export const repositoriesPlugin = fp(async (app) => {
   app.decorate('devices', new DeviceRepository(app.database))
   app.decorate('telemetry', new TelemetryRepository(app.database))
   app.decorate('euicc', new EuiccRepository(app.database))
+  app.decorate('gateways', new GatewayRepository(app.database))
 }, { name: 'repositories', dependencies: ['database'] })

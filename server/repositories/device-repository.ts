@@ -11,11 +11,16 @@ export interface DeviceInput {
   imei?: string | null
   tags?: string[]
   esimAgent?: 'lpa' | 'ipa'
+  /** The field site the device is at, or null. */
+  site?: string | null
+  /** The device's data plan (a plan of its tenant: the route checks), or null for none. */
+  planId?: string | null
 }
 
 export interface DeviceListQuery {
   q?: string
   tag?: string
+  site?: string
   /** Operator id (`mm-mpt`…): devices with a profile of that operator on their eUICC, not deleted. */
   operator?: string
   /** Device ids to keep (status=online) or to leave out (status=offline). */
@@ -39,6 +44,8 @@ const publicColumns = {
   tags: devices.tags,
   esimAgent: devices.esimAgent,
   disabled: devices.disabled,
+  site: devices.site,
+  planId: devices.planId,
   lastSeenAt: devices.lastSeenAt,
   createdAt: devices.createdAt,
   updatedAt: devices.updatedAt
@@ -80,6 +87,7 @@ export class DeviceRepository {
       where.push(or(ilike(devices.name, pattern), ilike(devices.id, pattern), ilike(devices.eid, pattern), ilike(devices.imei, pattern)) as SQL)
     }
     if (query.tag !== undefined) where.push(sql`${devices.tags} @> array[${query.tag}]::text[]`)
+    if (query.site !== undefined) where.push(eq(devices.site, query.site))
     if (query.operator !== undefined) {
       where.push(sql`exists (select 1 from profiles p where p.device_id = ${devices.id} and p.operator_id = ${query.operator} and p.state <> 'deleted')`)
     }

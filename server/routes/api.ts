@@ -10,6 +10,7 @@ import { deviceCertificateRoutes } from './device-certificate-routes.ts'
 import { deviceRoutes } from './device-routes.ts'
 import { euiccRoutes } from './euicc-routes.ts'
 import { eventRoutes } from './event-routes.ts'
+import { gatewayRoutes } from './gateway-routes.ts'
 import { telemetryRoutes } from './telemetry-routes.ts'
 import { tenantRoutes } from './tenant-routes.ts'
 import { usageRoutes } from './usage-routes.ts'
@@ -27,6 +28,7 @@ export const apiRoutes: FastifyPluginAsync = async (api) => {
   await api.register(apiKeyRoutes)
   await api.register(auditRoutes)
   await api.register(deviceRoutes)
+  await api.register(gatewayRoutes)
   await api.register(telemetryRoutes)
   await api.register(euiccRoutes)
   await api.register(commandRoutes)

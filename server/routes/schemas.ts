@@ -27,7 +27,11 @@ export const DeviceCreate = Type.Object({
 }, { additionalProperties: false })
 export type DeviceCreateBody = Static<typeof DeviceCreate>
 
-export const DevicePatch = Type.Partial(Type.Object({ ...deviceFields, disabled: Type.Boolean() }), { additionalProperties: false, minProperties: 1 })
+/** A site name: printable, up to 64 characters. */
+export const SiteName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
+/** `planId`: a data plan of the tenant (GET /api/plans), or null for none. */
+const PlanRef = Type.Union([Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' }), Type.Null()])
+export const DevicePatch = Type.Partial(Type.Object({ ...deviceFields, disabled: Type.Boolean(), site: Type.Union([SiteName, Type.Null()]), planId: PlanRef }), { additionalProperties: false, minProperties: 1 })
 
 /** Route schema part of every Bearer-authenticated route (OpenAPI security). */
 export const secured = { security: [{ bearer: [] }] }

@@ -46,10 +46,14 @@ const eventTypes: Record<HubEventType, true> = {
   'device.created': true,
   'device.deleted': true,
   'device.credentials-revoked': true,
+  'gateway.revoked': true,
   notification: true,
   'profile.changed': true,
   'command.updated': true,
   'campaign.updated': true,
+  'alert.raised': true,
+  'alert.acknowledged': true,
+  'alert.resolved': true,
   resync: true
 }
 export const hubEventTypes = Object.keys(eventTypes) as readonly HubEventType[]

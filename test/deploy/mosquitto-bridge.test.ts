@@ -1,0 +1,124 @@
+// The project's mosquitto.conf, run by the real `mosquitto` binary as a field site's broker bridged to a
+// test hub over TLS as a site gateway (DESIGN.md "Edge bridging"; docs/deployment.md).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import mqtt from 'mqtt'
+import t, { type Test } from 'tap'
+import { OID } from '../../esim/certificate-fields.ts'
+import { sequence, tlv } from '../../esim/der-writer.ts'
+import { buildCertificate, extensions } from '../../esim/x509-builder.ts'
+import { eventually } from '../helpers/eventually.ts'
+import { startTestHub } from '../helpers/test-hub.ts'
+
+const mosquittoBinary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => spawnSync(p, ['-h']).error === undefined)
+const DAY = 86_400_000
+const pem = (label: string, der: Uint8Array): string => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END ${label}-----\n`
+
+/** The hub's TLS certificate for localhost / 127.0.0.1 (self-signed: it is its own CA for the bridge). */
+function hubCertificate (dir: string): { cert: string, key: string } {
+  const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const name = [[OID.commonName, 'localhost']] as const
+  const san = extensions.custom(OID.subjectAltName, false, sequence(tlv(0x82, Buffer.from('localhost')), tlv(0x87, Uint8Array.of(127, 0, 0, 1))))
+  const der = buildCertificate({ serialNumber: 1, issuer: name, subject: name, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + DAY), publicKey: keys.publicKey, signingKey: keys.privateKey, extensions: [san] })
+  writeFileSync(join(dir, 'hub.crt'), pem('CERTIFICATE', der))
+  writeFileSync(join(dir, 'hub.key'), keys.privateKey.export({ type: 'pkcs8', format: 'pem' }))
+  return { cert: join(dir, 'hub.crt'), key: join(dir, 'hub.key') }
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** mosquitto.conf with its placeholders filled in, on a free local port and a temporary data directory. */
+function siteConfig (t: Test, dir: string, fill: Record<string, string>, localPort: number): string {
+  let conf = readFileSync(fileURLToPath(new URL('../../mosquitto.conf', import.meta.url)), 'utf8')
+  for (const [key, value] of Object.entries(fill)) conf = conf.replaceAll(`{{${key}}}`, value)
+  const settings = conf.split('\n').filter((line) => !line.startsWith('#')).join('\n')
+  t.notMatch(settings, /\{\{[A-Z_]+\}\}/, 'every placeholder of mosquitto.conf is filled')
+  conf = conf.replace(/^listener 1883$/m, `listener ${localPort} 127.0.0.1`).replace(/^persistence_location .*$/m, `persistence_location ${dir}/`) +
+    // Run as whoever runs the test (as root, Mosquitto would switch to the `mosquitto` user, which cannot
+    // read this temporary directory), logging to stderr for the failure messages.
+    `\nuser ${userInfo().username}\nlog_dest stderr\nlog_type all\n`
+  const path = join(dir, 'mosquitto.conf')
+  writeFileSync(path, conf)
+  return path
+}
+
+t.test('a site Mosquitto bridged with mosquitto.conf: telemetry stored, commands delivered, another site refused', {
+  skip: mosquittoBinary === undefined ? 'the mosquitto binary is not installed (apt-get install mosquitto)' : false
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'euicc-bridge-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const tls = hubCertificate(dir)
+  const hub = await startTestHub(t, { env: { HUB_MQTTS_PORT: '0', HUB_TLS_CERT: tls.cert, HUB_TLS_KEY: tls.key } })
+  const token = await hub.login()
+
+  const gateway = await hub.api(token, 'POST', '/api/gateways', { name: 'Yangon depot', site: 'yangon-1' })
+  t.equal(gateway.status, 201)
+  const local = (await hub.createDevice(token)).device
+  const elsewhere = (await hub.createDevice(token)).device
+  t.equal((await hub.api(token, 'PATCH', `/api/devices/${local.id}`, { site: 'yangon-1' })).status, 200)
+  t.equal((await hub.api(token, 'PATCH', `/api/devices/${elsewhere.id}`, { site: 'mandalay-2' })).status, 200)
+
+  const localPort = await freePort()
+  const config = siteConfig(t, dir, {
+    HUB_ADDRESS: `localhost:${hub.mqttsPort as number}`,
+    HUB_CA_FILE: tls.cert,
+    GATEWAY_ID: gateway.body.credentials.username,
+    GATEWAY_SECRET: gateway.body.credentials.password
+  }, localPort)
+  const mosquitto: ChildProcess = spawn(mosquittoBinary as string, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let log = ''
+  mosquitto.stderr?.on('data', (chunk: Buffer) => { log += chunk.toString() })
+  t.teardown(() => { mosquitto.kill('SIGTERM') })
+
+  // The bridge is up once the hub shows the gateway's connection as one more open socket.
+  const gauge = async (): Promise<number> => Number(/^hub_mqtt_connections (\d+)/m.exec(await (await fetch(hub.httpUrl + '/metrics')).text())?.[1])
+  await eventually(`the bridge connected (mosquitto log: ${log.slice(-500)})`, async () => await gauge() >= 1, 20_000)
+
+  // A device of the site, on the site's broker (it knows nothing of the hub).
+  const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${localPort}`, { clientId: local.id, reconnectPeriod: 0 })
+  t.teardown(() => device.endAsync(true))
+  const commands: Array<{ topic: string, payload: string }> = []
+  device.on('message', (topic, payload) => { commands.push({ topic, payload: payload.toString() }) })
+  await device.subscribeAsync(`devices/${local.id}/commands/+`, { qos: 1 })
+
+  await device.publishAsync(`devices/${local.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq: 1, rsrp: -95 }), { qos: 1 })
+  const stored = await eventually('the site device\'s telemetry stored by the hub', async () => {
+    const items = (await hub.api(token, 'GET', `/api/devices/${local.id}/telemetry`)).body.items
+    return items.length > 0 ? items : undefined
+  }, 20_000)
+  t.equal(stored[0].rsrp, -95, 'telemetry from the site reached the hub through the bridge')
+  t.equal((await hub.api(token, 'GET', `/api/devices/${local.id}`)).body.status, 'online', 'the device is online through its gateway')
+
+  const command = await hub.api(token, 'POST', `/api/devices/${local.id}/commands`, { op: 'listProfiles' })
+  t.equal(command.status, 202)
+  const received = await eventually('the command at the site device', () => commands.find((c) => c.topic.endsWith(command.body.id)), 20_000)
+  t.equal(JSON.parse(received.payload).op, 'listProfiles', 'the command came back through the bridge')
+  await device.publishAsync(`${received.topic}/result`, JSON.stringify({ status: 'ok', data: { profiles: [] } }), { qos: 1 })
+  await eventually('the command succeeded', async () => (await hub.api(token, 'GET', `/api/commands/${command.body.id}`)).body.status === 'succeeded', 20_000)
+  t.pass('its result ended the command')
+
+  // A device of another site, on this site's broker: the hub acknowledges, drops and audits it, and
+  // the bridge (and the site) keep working.
+  const stray = await mqtt.connectAsync(`mqtt://127.0.0.1:${localPort}`, { clientId: elsewhere.id, reconnectPeriod: 0 })
+  t.teardown(() => stray.endAsync(true))
+  await stray.publishAsync(`devices/${elsewhere.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq: 1, rsrp: -80 }), { qos: 1 })
+  await eventually('the refusal in the audit log', async () => {
+    const rows = (await hub.api(token, 'GET', '/api/audit?limit=100')).body.items
+    return rows.some((r: any) => r.action === 'mqtt.publish' && r.outcome === 'denied' && JSON.stringify(r.detail).includes(elsewhere.id))
+  }, 20_000)
+  await device.publishAsync(`devices/${local.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq: 2, rsrp: -90 }), { qos: 1 })
+  await eventually('the site device\'s next sample', async () => (await hub.api(token, 'GET', `/api/devices/${local.id}/telemetry`)).body.items.length === 2, 20_000)
+  t.equal((await hub.api(token, 'GET', `/api/devices/${elsewhere.id}/telemetry`)).body.items.length, 0, 'nothing of the other site\'s device was stored')
+  t.pass('the bridge kept working after the refused publish')
+})
