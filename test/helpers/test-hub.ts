@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import pino from 'pino'
 import { loadConfig } from '../../server/config.ts'
-import { createThrowawayDatabase } from '../../server/db/throwaway-database.ts'
+import { createThrowawayDatabase } from './throwaway-database.ts'
 import { startHub, type Hub, type HubOptions } from '../../server/hub.ts'
 import { request, type Answer, type DeviceView } from './hub-client.ts'
 
