@@ -188,22 +188,33 @@ export class AlertEvaluator {
       if (this.rulesOf(device.tenantId, 'data-usage').length > 0 && device.planId !== null && list.some((s) => s.bytesUp !== undefined || s.bytesDown !== undefined)) usageDevices.push(deviceId)
       const rules = this.rulesOf(device.tenantId, 'metric').filter((r) => filterMatches(r.filter, device))
       if (rules.length === 0) continue
-      list.sort((a, b) => a.ts.localeCompare(b.ts) || a.seq - b.seq)
-      for (const sample of list) {
-        const ts = Date.parse(sample.ts)
-        for (const rule of rules) {
-          const value = sample[rule.metric as keyof TelemetryEventData]
+      const times = list.map((sample) => Date.parse(sample.ts))
+      const order = list.map((_, i) => i).sort((a, b) => times[a] - times[b] || list[a].seq - list[b].seq)
+      // Per rule, one pass over the device's samples in time order; only the state at the end counts.
+      for (const rule of rules) {
+        const key = keyOf(rule.id, deviceId)
+        const metric = rule.metric as keyof TelemetryEventData
+        const forMs = rule.forSeconds * 1000
+        let breach = this.breaching.get(key)
+        let outcome: 'holds' | 'clear' | null = null
+        let last = 0
+        for (const i of order) {
+          const value = list[i][metric]
           if (typeof value !== 'number') continue
-          const key = keyOf(rule.id, deviceId)
+          const ts = times[i]
           if (breaches(rule, value)) {
-            let breach = this.breaching.get(key)
             if (breach === undefined) this.breaching.set(key, breach = { ruleId: rule.id, deviceId, since: ts, lastTs: ts, seenAt: now, value })
-            if (ts >= breach.lastTs) Object.assign(breach, { lastTs: ts, seenAt: now, value })
-            if (ts - breach.since >= rule.forSeconds * 1000) decide(rule, deviceId, true, value)
+            if (ts >= breach.lastTs) { breach.lastTs = ts; breach.seenAt = now; breach.value = value }
+            if (ts - breach.since >= forMs) { outcome = 'holds'; last = value }
           } else {
-            this.breaching.delete(key)
-            decide(rule, deviceId, false, value)
+            if (breach !== undefined) { this.breaching.delete(key); breach = undefined }
+            outcome = 'clear'
           }
+        }
+        if (outcome === 'holds') {
+          if (!this.active.has(key)) decide(rule, deviceId, true, last)
+        } else if (outcome === 'clear' && this.active.has(key)) {
+          decide(rule, deviceId, false, null)
         }
       }
     }

@@ -1,10 +1,13 @@
 // What the alert, webhook and usage tests share: a hub with fast evaluation and delivery timing, devices
 // over real MQTT, and a real HTTP receiver for webhooks.
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import mqtt, { type MqttClient } from 'mqtt'
 import { eventually } from '../helpers/eventually.ts'
-import { startTestHub, type DeviceCredentials, type Teardown, type TestHub } from '../helpers/test-hub.ts'
+import { startTestHub, throwawayDatabase, type DeviceCredentials, type Teardown, type TestHub } from '../helpers/test-hub.ts'
 
 /** Evaluation every 50 ms, a sweep every 200 ms; webhook retries from 100 ms, capped at 400 ms. */
 export const FAST = {
@@ -73,4 +76,13 @@ export async function startReceiver (t: Teardown, status: (request: Received) =>
   t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
   const port = (server.address() as AddressInfo).port
   return { url: `http://127.0.0.1:${port}/hook`, received, maxOpen: () => maxOpen, server }
+}
+
+/** A database two hubs can open one after the other: a fresh one on DATABASE_URL's server, or a PGlite
+ * directory (an in-memory PGlite dies with its hub). */
+export async function restartableDatabase (t: Teardown): Promise<string> {
+  if (process.env.DATABASE_URL !== undefined && !process.env.DATABASE_URL.startsWith('pglite://')) return await throwawayDatabase(t)
+  const dir = mkdtempSync(join(tmpdir(), 'hub-alerts-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return `pglite://${dir}`
 }

@@ -80,8 +80,10 @@ t.test('offline: raised after forSeconds without a connection, resolved when the
   const open = await alertIn(hub, token, rule.id, device.id, 'open')
   t.ok(open.value >= 1, `offline for ${open.value as number} s`)
   client = await connectDevice(t, hub, credentials)
-  await alertIn(hub, token, rule.id, device.id, 'resolved')
-  t.equal(await rowsOf(rule.id), 1)
+  // (On a slow machine the device may have been offline for a second before its first connection too:
+  // that earlier episode has its own alert, resolved at the connection.)
+  await eventually('the alert resolved', async () => (await alerts(hub, token, `ruleId=${rule.id}`)).find((a) => a.id === open.id && a.state === 'resolved'))
+  t.same((await alerts(hub, token, `ruleId=${rule.id}`)).filter((a) => a.state !== 'resolved'), [], 'nothing left open')
 })
 
 t.test('notification-rejected: raised by a rejected notification, resolved by an accepted one', async (t) => {
