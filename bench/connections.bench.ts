@@ -139,7 +139,7 @@ async function once (serverUrl: string | undefined): Promise<void> {
       gcExposed: typeof global.gc === 'function',
       hubRssMB: Math.round(during.rss / 1048576)
     }, [
-      { metric: 'connected', value: connected, unit: 'connections', target: TARGET, kind: 'atLeast', reference: 'target count', referenceValue: TARGET, ratio: Number((connected / TARGET).toFixed(3)), score: Number((connected / TARGET).toFixed(3)), pass: connected >= TARGET },
+      { metric: 'connected', value: connected, unit: 'connections', target: 1, kind: 'atLeast', reference: 'devices to connect', referenceValue: TARGET, ratio: Number((connected / TARGET).toFixed(3)), score: Number((connected / TARGET).toFixed(3)), pass: connected >= TARGET },
       boundCheck('hubBytesPerConnection', livePerConnection, 'bytes', BUDGET_BYTES)
     ])
   } finally {

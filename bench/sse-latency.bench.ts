@@ -44,7 +44,6 @@ async function streamUrl (bench: BenchHub): Promise<string> {
 for (const database of await benchDatabases()) {
   const details = { devices: DEVICES, window: WINDOW, database: database.name }
   if (database.unavailable !== undefined) {
-    loopDelay.disable()
     printLine('sse-latency', { ...details, skipped: database.unavailable }, [])
     continue
   }
