@@ -1,3 +1,4 @@
+import { DEVICE_ID_PATTERN } from '../../protocol/topics.ts'
 import { errors } from '../errors.ts'
 
 export const InvalidCursorError = errors.InvalidCursor
@@ -6,13 +7,15 @@ export const InvalidCursorError = errors.InvalidCursor
  * integers), UUIDs and times as `toISOString` writes them (`time`: years 0001–9999). Anything else is
  * not a cursor this API wrote, and must not reach a query (a bad time or UUID is an error in Postgres,
  * so a 500; a telemetry cursor given to the commands list would put a number into a uuid). */
-export type CursorKey = 'time' | 'uuid' | 'int'
+export type CursorKey = 'time' | 'uuid' | 'int' | 'device-id'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 const KEY_CHECKS: Record<CursorKey, (k: unknown) => boolean> = {
   time: (k) => typeof k === 'string' && ISO_TIME.test(k) && new Date(k).toISOString() === k,
   uuid: (k) => typeof k === 'string' && UUID.test(k),
-  int: (k) => typeof k === 'number' && Number.isSafeInteger(k)
+  int: (k) => typeof k === 'number' && Number.isSafeInteger(k),
+  /** Device ids are client ids (`[A-Za-z0-9_.:-]{1,64}`), not always UUIDs (provisioned fleets name theirs). */
+  'device-id': (k) => typeof k === 'string' && DEVICE_ID_PATTERN.test(k)
 }
 /** The shape a bare arity stands for: `[id]` (row ids) or `[createdAt, id]`, the key of most lists. */
 const BY_ARITY: Record<number, readonly CursorKey[]> = { 1: ['int'], 2: ['time', 'uuid'] }

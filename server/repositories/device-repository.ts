@@ -94,7 +94,7 @@ export class DeviceRepository {
     if (query.onlyIds !== undefined) where.push(sql`${devices.id} = any(${textArray(query.onlyIds)})`)
     if (query.exceptIds !== undefined && query.exceptIds.length > 0) where.push(sql`not (${devices.id} = any(${textArray(query.exceptIds)}))`)
     if (query.cursor !== undefined) {
-      const [createdAt, id] = decodeCursor(query.cursor, 2)
+      const [createdAt, id] = decodeCursor(query.cursor, ['time', 'device-id'])
       where.push(sql`(${devices.createdAt}, ${devices.id}) < (${createdAt}::timestamptz, ${id})`)
     }
     const rows = await this.db.select(publicColumns).from(devices).where(and(...where))
