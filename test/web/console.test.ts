@@ -1,9 +1,11 @@
 // The operations console in real Chromium against a real hub: URLs per view (deep links, Back), English
 // and Myanmar, the stale state when the stream is down, the phone layout, operations with live progress.
 import t from 'tap'
+import mqtt from 'mqtt'
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
 import { buildWeb } from '../../web/build.ts'
 import { lpaDevice } from '../commands/helpers.ts'
+import { eventually } from '../helpers/eventually.ts'
 import { startTestHub, type TestHub } from '../helpers/test-hub.ts'
 
 const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -31,7 +33,7 @@ async function signIn (page: Page, hub: TestHub, path = '/'): Promise<void> {
   await page.locator('sign-in-form input[name=email]').fill(hub.admin.email)
   await page.locator('sign-in-form input[name=password]').fill(hub.admin.password)
   await page.locator('sign-in-form button[type=submit]').click()
-  await page.locator('fleet-summary [data-stream=open], device-page, admin-panel, campaigns-view').first().waitFor()
+  await page.locator('fleet-summary [data-stream=open], device-page, admin-panel, campaigns-view, alerts-view, sites-view').first().waitFor()
 }
 
 async function newPage (browser: Browser, options: BrowserContextOptions = {}): Promise<{ page: Page, problems: Problems }> {
@@ -241,6 +243,151 @@ t.test('the console', async t => {
     await page.locator('campaigns-view [data-campaign-status=cancelled]').waitFor()
     t.pass('cancelled, after a confirmation')
     await page.screenshot({ path: `${SHOTS}/console-campaigns-live.png`, fullPage: true })
+    t.same(problems.list, [], 'no console error')
+    await page.context().close()
+  })
+
+  t.test('alerts: raised by real MQTT traffic, live in the view and the header, acknowledged in the UI', async t => {
+    const { device, credentials } = await hub.createDevice(token, { name: 'Mast ၃', tags: ['alarm'] })
+    const rule = await hub.api(token, 'POST', '/api/alert-rules', { name: 'Weak signal ၁', kind: 'metric', metric: 'rsrp', op: '<', threshold: -110, forSeconds: 0, severity: 'critical', filter: { tag: 'alarm' } })
+    t.equal(rule.status, 201, 'a metric rule through the API')
+    const client = await mqtt.connectAsync(hub.mqttUrl, { ...credentials, reconnectPeriod: 0, connectTimeout: 30_000 })
+    t.teardown(() => client.endAsync(true))
+    let seq = 0
+    const publish = (sample: Record<string, number>) => client.publishAsync(`devices/${device.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq: ++seq, ...sample }), { qos: 1 })
+
+    const { page, problems } = await newPage(browser)
+    await signIn(page, hub, '/alerts')
+    await page.locator(`alerts-view [data-rule="${rule.body.id}"]`, { hasText: 'Weak signal ၁' }).waitFor()
+    t.pass('the rule is listed')
+    await page.locator('hub-app nav a[data-nav=alerts][data-open-alerts="0"]').waitFor()
+    await page.locator('alerts-view [data-no-alerts]').waitFor()
+    t.pass('nothing open yet')
+
+    await publish({ rsrp: -121 })
+    const row = page.locator('alerts-view tr[data-alert]', { hasText: 'Weak signal ၁' })
+    await row.and(page.locator('[data-alert-state=open]')).waitFor()
+    t.pass('the alert appears live (alert.raised over SSE), without a reload')
+    await page.locator('hub-app nav a[data-nav=alerts][data-open-alerts="1"] .count', { hasText: '1' }).waitFor()
+    t.pass('the header counts it')
+    const link = row.locator('a', { hasText: 'Mast ၃' })
+    t.equal(await link.getAttribute('href'), `/devices/${device.id}`, 'the device, by name, links to its page')
+    t.match(await row.textContent() ?? '', /-121/, 'with the value that raised it')
+    await page.screenshot({ path: `${SHOTS}/console-alerts-desktop.png`, fullPage: true })
+
+    await row.locator('[data-ack]').click()
+    await row.and(page.locator('[data-alert-state=acknowledged]')).waitFor()
+    t.pass('acknowledged in the UI: its state changes in place')
+    await page.locator('hub-app nav a[data-nav=alerts][data-open-alerts="0"]').waitFor()
+    t.pass('and the header count goes down')
+    const stored = await hub.api(token, 'GET', `/api/alerts?ruleId=${rule.body.id}`)
+    t.match(stored.body.items, [{ state: 'acknowledged' }], 'the hub has it acknowledged')
+
+    await publish({ rsrp: -95 })
+    await row.and(page.locator('[data-alert-state=resolved]')).waitFor()
+    t.pass('resolved live when the signal recovers (alert.resolved)')
+    await publish({ rsrp: -125 })
+    await page.locator('alerts-view tr[data-alert][data-alert-state=open]', { hasText: 'Weak signal ၁' }).waitFor()
+    await page.locator('hub-app nav a[data-nav=alerts][data-open-alerts="1"]').waitFor()
+    t.pass('a new episode is a new open alert')
+
+    await page.locator('alerts-view [data-tab=all]').click()
+    await page.locator('alerts-view tr[data-alert]').nth(1).waitFor()
+    t.equal(new URL(page.url()).search, '?state=all', 'the tab is in the URL')
+    await page.locator('alerts-view [data-tab=resolved]').click()
+    await page.locator('alerts-view tr[data-alert][data-alert-state=resolved]').waitFor()
+    t.equal(await page.locator('alerts-view tr[data-alert][data-alert-state=open]').count(), 0, 'the resolved tab lists resolved alerts only')
+
+    // rules from the form: create, switch off (PATCH), delete after a confirmation
+    await page.locator('alerts-view [data-rules] details summary').click()
+    await page.locator('alerts-view [data-rules] input[name=name]').fill('Silent ၂')
+    await page.locator('alerts-view [data-rules] select[name=kind]').selectOption('offline')
+    await page.locator('alerts-view [data-rules] input[name=forSeconds]').fill('600')
+    await page.locator('alerts-view [data-rules] input[name=tag]').fill('alarm')
+    await page.locator('alerts-view [data-rules]').screenshot({ path: `${SHOTS}/console-alerts-rule-form.png` })
+    await page.locator('alerts-view [data-rules] button[type=submit]').click()
+    const created = page.locator('alerts-view tr[data-rule]', { hasText: 'Silent ၂' })
+    await created.waitFor()
+    const rules = (await hub.api(token, 'GET', '/api/alert-rules')).body.items
+    t.match(rules.find((r: { name: string }) => r.name === 'Silent ၂'), { kind: 'offline', forSeconds: 600, filter: { tag: 'alarm' }, enabled: true }, 'a rule created from the form')
+    await created.locator('input[type=checkbox]').uncheck()
+    await eventually('the rule switched off', async () => (await hub.api(token, 'GET', '/api/alert-rules')).body.items.find((r: { name: string }) => r.name === 'Silent ၂')?.enabled === false)
+    t.pass('switched off from its checkbox (PATCH)')
+    await created.locator('[data-delete]').click()
+    await page.locator('confirm-dialog [data-confirm]').click()
+    await created.waitFor({ state: 'detached' })
+    t.notOk((await hub.api(token, 'GET', '/api/alert-rules')).body.items.some((r: { name: string }) => r.name === 'Silent ၂'), 'deleted after a confirmation')
+    t.same(problems.list, [], 'no console error')
+    await page.context().close()
+
+    // the view with open, acknowledged and resolved alerts, in both languages, desktop and phone
+    for (const [name, options] of [
+      ['desktop-all', {}], ['desktop-my', {}], ['phone', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }],
+      ['phone-my', { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }]
+    ] as const) {
+      const shot = await newPage(browser, options)
+      if (name.endsWith('-my')) await shot.page.addInitScript(() => localStorage.setItem('euicc-hub.locale', 'my'))
+      await signIn(shot.page, hub, '/alerts?state=all')
+      await shot.page.locator('alerts-view tr[data-alert]').nth(1).waitFor()
+      await shot.page.locator(`alerts-view [data-rule="${rule.body.id}"]`).waitFor()
+      await shot.page.evaluate(() => document.fonts.ready)
+      const overflow = await shot.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      t.ok(overflow <= 0, `${name}: no horizontal scroll (${overflow} px)`)
+      await shot.page.screenshot({ path: `${SHOTS}/console-alerts-${name}.png`, fullPage: true })
+      t.same(shot.problems.list, [], `${name}: no console error`)
+      await shot.page.context().close()
+    }
+
+    // usage against the plan on the device page, from the counters the device reports
+    const plan = await hub.api(token, 'POST', '/api/plans', { name: 'IoT 10 MB', quotaBytes: 10_000_000, period: 'month' })
+    t.equal((await hub.api(token, 'PATCH', `/api/devices/${device.id}`, { planId: plan.body.id })).status, 200)
+    await publish({ rsrp: -100, bytesUp: 1_000_000, bytesDown: 2_000_000 })
+    const usagePage = await newPage(browser)
+    await signIn(usagePage.page, hub, `/devices/${device.id}`)
+    await usagePage.page.locator('device-page [data-plan-usage]', { hasText: 'IoT 10 MB' }).waitFor()
+    t.match(await usagePage.page.locator('device-page [data-plan-usage]').textContent() ?? '', /3 MB used \(30 %\)/, 'used against the quota')
+    await publish({ rsrp: -100, bytesUp: 2_000_000, bytesDown: 3_000_000 })
+    await usagePage.page.locator('device-page [data-plan-usage]', { hasText: '5 MB used (50 %)' }).waitFor()
+    t.pass('and again, live, when the counters move')
+    t.equal(await usagePage.page.locator('device-page [data-usage-row]').count(), 1, 'one day of usage')
+    await usagePage.page.locator('device-page [data-usage-period=month]').click()
+    await usagePage.page.locator('device-page [data-usage-period=month][aria-pressed=true]').waitFor()
+    await usagePage.page.locator('device-page [data-usage-row]').first().waitFor()
+    t.pass('per month')
+    await usagePage.page.locator('device-page [data-usage]').screenshot({ path: `${SHOTS}/console-device-usage.png` })
+    t.same(usagePage.problems.list, [], 'no console error')
+    await usagePage.page.context().close()
+  })
+
+  t.test('a gateway: created with its credentials shown once, deleted after a confirmation', async t => {
+    const { page, problems } = await newPage(browser)
+    await signIn(page, hub, '/sites')
+    await page.locator('sites-view details summary').click()
+    await page.locator('sites-view input[name=name]').fill('Bridge ၁')
+    await page.locator('sites-view input[name=site]').fill('yard-7')
+    await page.locator('sites-view button[type=submit]').click()
+    const secret = page.locator('sites-view [data-gateway-secret]')
+    await secret.waitFor()
+    const id = (await secret.locator('[data-gateway-id]').textContent() ?? '').trim()
+    const password = (await secret.locator('.secret').textContent() ?? '').trim()
+    t.ok(id.length > 0 && password.length > 10, 'its id and secret')
+    const conf = await secret.locator('[data-mosquitto-conf]').textContent() ?? ''
+    t.match(conf, `remote_clientid ${id}\nremote_username ${id}\nremote_password ${password}`, 'the mosquitto.conf lines with GATEWAY_ID and GATEWAY_SECRET filled in')
+    t.match(conf, '{{HUB_ADDRESS}}', 'the hub\'s address left to fill')
+    const listed = (await hub.api(token, 'GET', '/api/gateways')).body.items
+    t.match(listed, [{ id, name: 'Bridge ၁', site: 'yard-7' }], 'the hub has it')
+    const row = page.locator(`sites-view [data-site="yard-7"] [data-gateway="${id}"]`, { hasText: 'Bridge ၁' })
+    await row.waitFor()
+    t.pass('listed under its site')
+    await page.screenshot({ path: `${SHOTS}/console-sites-gateway.png`, fullPage: true })
+    await secret.getByRole('button').click()
+    await secret.waitFor({ state: 'detached' })
+    t.pass('the secret can be put away')
+    await row.locator('[data-delete]').click()
+    await page.locator('confirm-dialog dialog[open]').waitFor()
+    await page.locator('confirm-dialog [data-confirm]').click()
+    await row.waitFor({ state: 'detached' })
+    t.same((await hub.api(token, 'GET', '/api/gateways')).body.items, [], 'deleted after a confirmation')
     t.same(problems.list, [], 'no console error')
     await page.context().close()
   })

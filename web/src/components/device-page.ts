@@ -3,7 +3,7 @@ import { customElement, property, state } from 'lit/decorators.js'
 import { consume } from '@lit/context'
 import { ApiError, type ApiClient } from '../data/api-client.ts'
 import { apiContext, eventStreamContext, fleetContext } from '../data/context.ts'
-import type { Command, CommandOp, DeviceCredentials, DeviceDetail, DeviceNotification, Profile } from '../data/console-types.ts'
+import type { Command, CommandOp, DeviceCredentials, DeviceDetail, DeviceNotification, Plan, Profile, Usage } from '../data/console-types.ts'
 import { activationCodeQr, DeviceDetailApi } from '../data/device-detail.ts'
 import type { EventStream } from '../data/event-stream.ts'
 import { FleetController } from '../data/fleet-controller.ts'
@@ -13,7 +13,7 @@ import { StreamStateController } from '../data/stream-state-controller.ts'
 import type { HubEvent } from '../data/types.ts'
 import { LocaleController, t } from '../i18n/index.ts'
 import { confirmAction } from './confirm-dialog.ts'
-import { formatDateTime, formatMetric, formatRelative, formatText } from './format.ts'
+import { formatBytes, formatDateTime, formatMetric, formatPeriod, formatRelative, formatText } from './format.ts'
 import { viewStyles } from './shared-styles.ts'
 
 const finished = new Set(['succeeded', 'failed', 'expired', 'cancelled'])
@@ -49,6 +49,11 @@ export class DevicePage extends LitElement {
     .state-enabled { color: var(--hub-online-text); font-weight: 600; }
     .reason { color: var(--hub-danger); }
     .stale { color: var(--hub-warning-text); }
+    .usage td.bar { width: 50%; min-width: 6rem; vertical-align: middle; }
+    .usage .progress { height: 0.75rem; }
+    .usage .n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+    .tabs { display: inline-flex; gap: 0.25rem; margin-bottom: 0.5rem; }
+    .tabs button[aria-pressed=true] { background: var(--hub-accent); border-color: var(--hub-accent); color: var(--hub-accent-fg); }
   `]
 
   @property() deviceId = ''
@@ -69,6 +74,9 @@ export class DevicePage extends LitElement {
   @state() private activationCode = ''
   @state() private qr = ''
   @state() private chartsReady = false
+  @state() private usage: Usage | null = null
+  @state() private usagePeriod: 'day' | 'month' = 'day'
+  @state() private plan: Plan | null = null
 
   protected readonly i18n = new LocaleController(this)
   readonly #fleet = new FleetController(this, () => this.fleet)
@@ -76,6 +84,7 @@ export class DevicePage extends LitElement {
   #detail: DeviceDetailApi | null = null
   #qrTimer: ReturnType<typeof setTimeout> | undefined
   #reloadTimer: ReturnType<typeof setTimeout> | undefined
+  #usageTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor () {
     super()
@@ -92,6 +101,7 @@ export class DevicePage extends LitElement {
     super.disconnectedCallback()
     clearTimeout(this.#qrTimer)
     clearTimeout(this.#reloadTimer)
+    clearTimeout(this.#usageTimer)
   }
 
   protected override willUpdate (changed: PropertyValues): void {
@@ -107,6 +117,8 @@ export class DevicePage extends LitElement {
     this.notifications = []
     this.commands = []
     this.credentials = null
+    this.usage = null
+    this.plan = null
     this.api.request<DeviceDetail>('GET', `/api/devices/${encodeURIComponent(id)}`).then(device => {
       if (detail !== this.#detail) return
       this.fetched = device
@@ -123,6 +135,22 @@ export class DevicePage extends LitElement {
     detail.profiles().then(answer => { if (detail === this.#detail) this.profiles = answer.items }, () => {})
     detail.notifications().then(answer => { if (detail === this.#detail) this.notifications = answer.items }, () => {})
     detail.commands().then(answer => { if (detail === this.#detail) this.commands = mergeCommands(answer.items, this.commands) }, () => {})
+    this.#loadUsage()
+  }
+
+  /** Usage per day or month (GET …/usage) and, when the device has a plan, its name (GET /api/plans). */
+  #loadUsage (): void {
+    const detail = this.#detail
+    if (!detail) return
+    detail.usage(this.usagePeriod).then(async usage => {
+      if (detail !== this.#detail) return
+      this.usage = usage
+      const id = usage.plan?.id
+      if (id && this.plan?.id !== id) {
+        const plans = await this.api.request<{ items: Plan[] }>('GET', '/api/plans')
+        if (detail === this.#detail) this.plan = plans.items.find(p => p.id === id) ?? null
+      }
+    }).catch(() => {})
   }
 
   #onEvent (event: HubEvent): void {
@@ -137,6 +165,13 @@ export class DevicePage extends LitElement {
       case 'profile.changed':
       case 'notification':
         if (event.data.deviceId === this.deviceId) this.#scheduleReload()
+        return
+      case 'telemetry':
+        // the counters moved: usage again, at most once a second
+        if (event.data.deviceId === this.deviceId && (event.data.bytesUp !== undefined || event.data.bytesDown !== undefined)) {
+          clearTimeout(this.#usageTimer)
+          this.#usageTimer = setTimeout(() => this.#loadUsage(), 1000)
+        }
         return
       case 'resync':
         this.#loadLists()
@@ -202,11 +237,47 @@ export class DevicePage extends LitElement {
         <h3>${t('device.charts')}</h3>
         ${this.chartsReady ? html`<device-charts .deviceId=${device.id} .latest=${m}></device-charts>` : html`<p class="muted">${t('app.loading')}</p>`}
       </section>
+      ${this.#renderUsage()}
       ${this.#renderOperations(device, operator)}
       ${this.#renderProfiles(operator)}
       ${this.#renderCommands()}
       ${this.#renderNotifications()}
     `
+  }
+
+  #renderUsage () {
+    const usage = this.usage
+    const plan = usage?.plan
+    const rows = (usage?.items ?? []).slice(-(this.usagePeriod === 'day' ? 14 : 12)).reverse()
+    const peak = Math.max(1, ...rows.map(r => r.bytesUp + r.bytesDown))
+    const percent = plan ? (plan.usedBytes / Math.max(plan.quotaBytes, 1)) * 100 : 0
+    const tab = (period: 'day' | 'month') => html`<button type="button" data-usage-period=${period} aria-pressed=${this.usagePeriod === period ? 'true' : 'false'}
+      @click=${() => { this.usagePeriod = period; this.#loadUsage() }}>${t(`usage.${period}s`)}</button>`
+    return html`
+      <section class="panel usage" data-usage>
+        <h3>${t('usage.title')}</h3>
+        ${plan
+          ? html`<p data-plan-usage>${t(`usage.plan.${plan.period}`, { name: this.plan?.name ?? '…', quota: formatBytes(plan.quotaBytes) })}:
+              <strong>${t('usage.used', { used: formatBytes(plan.usedBytes), percent: formatMetric(percent, '', 1) })}</strong></p>
+            <div class="progress" role="progressbar" aria-label=${t('usage.title')} aria-valuemin="0" aria-valuemax="100" aria-valuenow=${Math.round(percent)}>
+              <span class=${percent >= 100 ? 'failed' : 'active'} data-width=${`${Math.min(percent, 100)}%`}></span></div>`
+          : html`<p class="muted">${t('usage.noPlan')}</p>`}
+        <p><span class="tabs" role="group" aria-label=${t('usage.per')}>${tab('day')}${tab('month')}</span></p>
+        ${rows.length === 0
+          ? html`<p class="muted">${t('usage.none')}</p>`
+          : html`<div class="table-wrap"><table>
+            <thead><tr><th>${t(`usage.${this.usagePeriod}`)}</th><th>${t('usage.total')}</th><th class="n">${t('usage.up')}</th><th class="n">${t('usage.down')}</th></tr></thead>
+            <tbody>${rows.map(r => html`<tr data-usage-row>
+              <td>${formatPeriod(r.periodStart, this.usagePeriod)}</td>
+              <td class="bar"><div class="progress" title=${formatBytes(r.bytesUp + r.bytesDown)}><span class="active" data-width=${`${((r.bytesUp + r.bytesDown) / peak) * 100}%`}></span></div></td>
+              <td class="n">${formatBytes(r.bytesUp)}</td><td class="n">${formatBytes(r.bytesDown)}</td>
+            </tr>`)}</tbody></table></div>`}
+      </section>`
+  }
+
+  protected override updated (): void {
+    // widths through the CSSOM: the page's CSP allows no inline style attributes
+    for (const span of this.renderRoot.querySelectorAll<HTMLElement>('.progress > span[data-width]')) span.style.width = span.dataset.width ?? '0'
   }
 
   #renderOperations (device: DeviceDetail, operator: boolean) {

@@ -1,6 +1,6 @@
 // Formatting of figures, times and sizes for display, in the current language (Intl); every function
 // returns plain text.
-import { locale, numberFormat } from '../i18n/index.ts'
+import { locale, numberFormat, t } from '../i18n/index.ts'
 
 interface Formats {
   locale: string
@@ -9,6 +9,8 @@ interface Formats {
   older: Intl.DateTimeFormat
   full: Intl.DateTimeFormat
   relative: Intl.RelativeTimeFormat
+  day: Intl.DateTimeFormat
+  month: Intl.DateTimeFormat
 }
 let formats: Formats | null = null
 
@@ -21,7 +23,10 @@ function current (): Formats {
       dateTime: new Intl.DateTimeFormat(code, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }),
       older: new Intl.DateTimeFormat(code, { year: 'numeric', month: 'short', day: 'numeric' }),
       full: new Intl.DateTimeFormat(code, { dateStyle: 'medium', timeStyle: 'medium' }),
-      relative: new Intl.RelativeTimeFormat(code, { numeric: 'auto', style: 'short' })
+      relative: new Intl.RelativeTimeFormat(code, { numeric: 'auto', style: 'short' }),
+      // usage periods start at midnight UTC (the hub counts per UTC day and month)
+      day: new Intl.DateTimeFormat(code, { month: 'short', day: 'numeric', weekday: 'short', timeZone: 'UTC' }),
+      month: new Intl.DateTimeFormat(code, { year: 'numeric', month: 'long', timeZone: 'UTC' })
     }
   }
   return formats
@@ -59,7 +64,8 @@ export function formatRelative (iso: string | null | undefined, now = Date.now()
   const seconds = Math.round((date.getTime() - now) / 1000)
   const abs = Math.abs(seconds)
   const relative = current().relative
-  if (abs < 45) return relative.format(0, 'second')
+  // "now" in words of the language (ICU has none for Myanmar)
+  if (abs < 45) return t('time.now')
   if (abs < 45 * 60) return relative.format(Math.round(seconds / 60), 'minute')
   if (abs < 22 * 3600) return relative.format(Math.round(seconds / 3600), 'hour')
   if (abs < 26 * 86400) return relative.format(Math.round(seconds / 86400), 'day')
@@ -76,4 +82,21 @@ export function formatMetric (value: unknown, unit = '', digits = 0): string {
 
 export function formatText (value: unknown): string {
   return typeof value === 'string' && value !== '' ? value : '—'
+}
+
+/** A usage period's start (midnight UTC) as its day or month. */
+export function formatPeriod (iso: string, period: 'day' | 'month'): string {
+  const date = parse(iso)
+  return date ? current()[period].format(date) : '—'
+}
+
+const byteUnits = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte'] as const
+/** A data volume in decimal units (kB, MB, GB: as plans count), at most one decimal. */
+export function formatBytes (bytes: number): string {
+  let unit = 0
+  while (bytes >= 1000 && unit < byteUnits.length - 1) {
+    bytes /= 1000
+    unit++
+  }
+  return new Intl.NumberFormat(locale(), { style: 'unit', unit: byteUnits[unit], unitDisplay: 'short', maximumFractionDigits: unit ? 1 : 0 }).format(bytes)
 }

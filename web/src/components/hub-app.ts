@@ -5,9 +5,11 @@ import { ApiClient } from '../data/api-client.ts'
 import { apiContext, eventStreamContext, fleetContext, routerContext } from '../data/context.ts'
 import { EventStream } from '../data/event-stream.ts'
 import { FleetStore } from '../data/fleet-store.ts'
+import { OpenAlerts } from '../data/open-alerts.ts'
 import { SessionStore, type Session } from '../data/session-store.ts'
 import { LocaleController, locale, localeNames, locales, setLocale, t, type Locale } from '../i18n/index.ts'
 import { Router, type Route } from '../router.ts'
+import { formatCount } from './format.ts'
 import './sign-in-form.ts'
 import './fleet-summary.ts'
 import './fleet-table.ts'
@@ -68,6 +70,7 @@ export class HubApp extends LitElement {
     }
     nav a:hover { opacity: 1; background: rgb(255 255 255 / 0.08); }
     nav a[aria-current=page] { opacity: 1; background: rgb(255 255 255 / 0.16); font-weight: 600; }
+    .count { display: inline-block; margin-left: 0.35rem; padding: 0 0.4rem; border-radius: 0.6rem; background: var(--hub-danger); color: #fff; font-size: 0.75rem; font-weight: 600; line-height: 1.2rem; }
     a:focus-visible, button:focus-visible, select:focus-visible { outline: 2px solid var(--hub-accent); outline-offset: 1px; }
     .tools {
       margin-left: auto;
@@ -132,6 +135,8 @@ export class HubApp extends LitElement {
   @state()
   private route: Route = this.router.route
 
+  /** The open alerts' count in the header, live from the same stream. */
+  #alerts: OpenAlerts | undefined
   #release: Array<() => void> = []
 
   override connectedCallback (): void {
@@ -163,6 +168,7 @@ export class HubApp extends LitElement {
         this.#endSession()
         this.stream = new EventStream(this.api)
         this.fleet = new FleetStore(this.api, this.stream)
+        this.#alerts = new OpenAlerts(this.api, this.stream, () => this.requestUpdate())
       }
       this.router.setAdmin(this.session?.user.role === 'admin')
       this.route = this.router.route
@@ -191,7 +197,7 @@ export class HubApp extends LitElement {
         <nav aria-label=${t('nav.label')}>
           ${link('fleet', '/', t('nav.fleet'))}
           ${link('campaigns', '/campaigns', t('nav.campaigns'))}
-          ${link('alerts', '/alerts', t('nav.alerts'))}
+          ${this.#alertsLink(section === 'alerts')}
           ${link('sites', '/sites', t('nav.sites'))}
           ${link('admin', '/admin', isAdmin ? t('nav.admin') : t('nav.account'))}
         </nav>
@@ -216,14 +222,21 @@ export class HubApp extends LitElement {
       case 'campaigns':
         return html`<main><campaigns-view .role=${this.session?.user.role ?? 'viewer'}></campaigns-view></main>`
       case 'alerts':
-        return html`<main><alerts-view></alerts-view></main>`
+        return html`<main><alerts-view .role=${this.session?.user.role ?? 'viewer'}></alerts-view></main>`
       case 'sites':
-        return html`<main><sites-view></sites-view></main>`
+        return html`<main><sites-view .role=${this.session?.user.role ?? 'viewer'}></sites-view></main>`
       case 'admin':
         return html`<main><admin-panel .page=${route.page} ?admin=${isAdmin}></admin-panel></main>`
       default:
         return html`<main><p class="missing" role="alert">${t('app.notFound')} <a href="/">${t('app.toFleet')}</a></p></main>`
     }
+  }
+
+  #alertsLink (current: boolean) {
+    const open = this.#alerts?.count ?? 0
+    const text = formatCount(open) + (this.#alerts?.more ? '+' : '')
+    return html`<a href="/alerts" aria-current=${current ? 'page' : 'false'} data-nav="alerts" data-open-alerts=${open}
+      title=${t('alerts.openCount', { count: text })}>${t('nav.alerts')}${open > 0 ? html`<span class="count" aria-label=${t('alerts.openCount', { count: text })}>${text}</span>` : null}</a>`
   }
 
   #localePicker () {
@@ -251,6 +264,8 @@ export class HubApp extends LitElement {
   }
 
   #endSession (): void {
+    this.#alerts?.close()
+    this.#alerts = undefined
     this.stream?.close()
     this.stream = undefined
     this.fleet = undefined

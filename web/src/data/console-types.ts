@@ -1,6 +1,7 @@
 // Shapes of the API answers the operations console reads (devices' details, commands, campaigns,
 // administration). The fleet's own shapes are in types.ts.
 import type { AlertEventData, CampaignEventData, CommandEventData } from '../../../protocol/events.ts'
+import type { AlertMetric } from '../../../server/alerts/alert-rules.ts'
 import type { Device } from './types.ts'
 
 /** The device view with the fields the console reads beyond the fleet table's. */
@@ -62,6 +63,37 @@ export type Campaign = CampaignEventData & {
 }
 
 export type Alert = AlertEventData
+export type AlertKind = Alert['kind']
+export type AlertSeverity = Alert['severity']
+export type AlertState = Alert['state']
+export const alertKinds: readonly AlertKind[] = ['metric', 'offline', 'data-usage', 'notification-rejected', 'command-failed']
+export const alertSeverities: readonly AlertSeverity[] = ['critical', 'warning', 'info']
+export const alertStates: readonly AlertState[] = ['open', 'acknowledged', 'resolved']
+/** The telemetry metrics a `metric` rule may watch (server/alerts/alert-rules.ts ALERT_METRICS). */
+export const alertMetrics = ['rsrp', 'rsrq', 'sinr', 'rssi', 'battery', 'temperature', 'bytesUp', 'bytesDown', 'uptime', 'band', 'cellId', 'tac', 'lat', 'lon'] as const satisfies readonly AlertMetric[]
+
+export interface AlertRule {
+  id: string
+  name: string
+  kind: AlertKind
+  metric: string | null
+  op: '<' | '>' | null
+  threshold: number | null
+  forSeconds: number
+  severity: AlertSeverity
+  filter: { tag?: string, operator?: string, site?: string }
+  enabled: boolean
+  createdAt: string
+  updatedAt: string
+}
+
+export interface Plan { id: string, name: string, quotaBytes: number, period: 'day' | 'month', createdAt: string }
+/** `GET /api/devices/:id/usage?period=`: per period, and the device's plan with what it used this period. */
+export interface Usage {
+  period: 'day' | 'month'
+  items: Array<{ periodStart: string, bytesUp: number, bytesDown: number }>
+  plan: { id: string, quotaBytes: number, period: 'day' | 'month', usedBytes: number } | null
+}
 
 /** One bucket of `GET /api/devices/:id/telemetry?bucket=…`: `<metric>Min`, `<metric>Avg`, `<metric>Max` (rsrpAvg…). */
 export interface TelemetryBucket { ts: string, count: number, [metric: string]: number | string }
@@ -75,3 +107,4 @@ export interface TrustAnchor { id: string, subject: string, fingerprint: string,
 
 export interface Page<T> { items: T[], nextCursor: string | null }
 export interface DeviceCredentials { clientId: string, username: string, password: string, mqttUrl: string }
+export interface GatewayCreated { gateway: Gateway, credentials: DeviceCredentials }

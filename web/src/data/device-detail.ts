@@ -1,5 +1,5 @@
 import type { ApiClient } from './api-client.ts'
-import type { Command, CommandOp, DeviceCredentials, DeviceNotification, Page, Profile, TelemetryBucket } from './console-types.ts'
+import type { Command, CommandOp, DeviceCredentials, DeviceNotification, Page, Profile, TelemetryBucket, Usage } from './console-types.ts'
 
 /** The device page's requests (profiles, notifications, commands, telemetry buckets, operations). */
 export class DeviceDetailApi {
@@ -26,6 +26,11 @@ export class DeviceDetailApi {
   /** Per-bucket min/avg/max of each metric between `from` and `to`. */
   telemetry (from: Date, to: Date, bucket: string, signal?: AbortSignal): Promise<{ items: TelemetryBucket[] }> {
     return this.#api.request('GET', `${this.#base}/telemetry`, { query: { from: from.toISOString(), to: to.toISOString(), bucket, limit: 10_000 }, signal })
+  }
+
+  /** Data used per UTC day (the last 30) or month (the last 12), and the device's plan. */
+  usage (period: 'day' | 'month'): Promise<Usage> {
+    return this.#api.request('GET', `${this.#base}/usage`, { query: { period } })
   }
 
   run (op: CommandOp, fields: { iccid?: string, activationCode?: string } = {}): Promise<Command> {
