@@ -1,4 +1,4 @@
-import { LitElement, css, html, type PropertyValues } from 'lit'
+import { LitElement, html, type PropertyValues } from 'lit'
 import { customElement, state } from 'lit/decorators.js'
 import { consume } from '@lit/context'
 import { virtualize } from '@lit-labs/virtualizer/virtualize.js'
@@ -10,16 +10,14 @@ import { FleetController } from '../data/fleet-controller.ts'
 import type { FleetStore } from '../data/fleet-store.ts'
 import { devicesOfOperator, listOperators } from '../data/operator-filter.ts'
 import { StreamStateController } from '../data/stream-state-controller.ts'
-import type { Device } from '../data/types.ts'
 import { LocaleController, locale, t } from '../i18n/index.ts'
 import { devicePath, type Router } from '../router.ts'
-import { columns, compareValues, csvField, storeColumns, storedColumns, type Column, type ColumnKey } from './fleet-columns.ts'
-import { formatCount, formatDateTime, formatMetric, formatRelative, formatText } from './format.ts'
+import { columns, csvField, storeColumns, storedColumns, type Column, type ColumnKey } from './fleet-columns.ts'
+import { formatDateTime, formatMetric, formatRelative, formatText } from './format.ts'
 
-type StatusFilter = '' | 'online' | 'offline'
-interface Filters { q: string, status: StatusFilter, tag: string, rat: string, site: string, operator: string }
-const emptyFilters: Filters = { q: '', status: '', tag: '', rat: '', site: '', operator: '' }
-const filterKeys = Object.keys(emptyFilters) as Array<keyof Filters>
+import { fleetTableStyles } from './fleet-table-styles.ts'
+import { collectChoices, filterKeys, isTelemetrySort, readFilters, readSort, selectIds, type Filters } from './fleet-selection.ts'
+import { notificationCell, notificationTitle } from './notification-cell.ts'
 
 /**
  * Every device of the fleet, one row each (a card on a phone), live. Only the rows in view exist in
@@ -29,177 +27,7 @@ const filterKeys = Object.keys(emptyFilters) as Array<keyof Filters>
  */
 @customElement('fleet-table')
 export class FleetTable extends LitElement {
-  static override styles = css`
-    :host {
-      display: flex;
-      flex-direction: column;
-      flex: 1;
-      min-height: 0;
-      font-size: 0.875rem;
-    }
-    .toolbar {
-      display: flex;
-      flex-wrap: wrap;
-      align-items: center;
-      gap: 0.5rem 0.6rem;
-      padding: 0.6rem 1rem;
-    }
-    input, select, button, summary {
-      font: inherit;
-      font-size: 0.85rem;
-      color: var(--hub-fg);
-      background: var(--hub-surface);
-      border: 1px solid var(--hub-border);
-      border-radius: var(--hub-radius);
-      padding: 0.3rem 0.5rem;
-      min-width: 0;
-      box-sizing: border-box;
-    }
-    button, summary { cursor: pointer; }
-    input[type=search] { width: min(21rem, 100%); }
-    a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible, .row:focus-visible {
-      outline: 2px solid var(--hub-accent);
-      outline-offset: -2px;
-    }
-    details { position: relative; }
-    details[open] > summary { background: var(--hub-row-hover); }
-    .chooser {
-      position: absolute;
-      z-index: 3;
-      top: calc(100% + 0.25rem);
-      left: 0;
-      background: var(--hub-surface);
-      border: 1px solid var(--hub-border);
-      border-radius: var(--hub-radius);
-      box-shadow: 0 4px 14px rgb(0 0 0 / 0.18);
-      padding: 0.5rem 0.75rem;
-      display: grid;
-      gap: 0.25rem;
-      min-width: 11rem;
-    }
-    .chooser label { display: flex; gap: 0.4rem; align-items: center; white-space: nowrap; }
-    .count {
-      margin-left: auto;
-      color: var(--hub-muted);
-      font-size: 0.85rem;
-    }
-    .scroll {
-      flex: 1;
-      min-height: 0;
-      overflow: auto;
-      margin: 0 1rem 1rem;
-      background: var(--hub-surface);
-      border: 1px solid var(--hub-border);
-      border-radius: var(--hub-radius);
-    }
-    .header, .row {
-      display: grid;
-      grid-template-columns: var(--columns);
-      align-items: center;
-      column-gap: 0.75rem;
-      padding: 0 0.75rem;
-      min-width: var(--table-min-width);
-      box-sizing: border-box;
-    }
-    .header {
-      position: sticky;
-      top: 0;
-      z-index: 1;
-      height: 2.25rem;
-      background: var(--hub-header-bg);
-      border-bottom: 1px solid var(--hub-border);
-    }
-    .header button {
-      all: unset;
-      cursor: pointer;
-      font-size: 0.75rem;
-      font-weight: 600;
-      color: var(--hub-muted);
-      text-transform: uppercase;
-      letter-spacing: 0.03em;
-      white-space: nowrap;
-      overflow: hidden;
-      text-overflow: ellipsis;
-    }
-    :host(:lang(my)) .header button { text-transform: none; letter-spacing: 0; font-size: 0.8rem; }
-    .header button:focus-visible { outline: 2px solid var(--hub-accent); }
-    .header [aria-sort=ascending] button::after { content: ' ▲'; }
-    .header [aria-sort=descending] button::after { content: ' ▼'; }
-    .rows { min-width: var(--table-min-width); }
-    .row {
-      width: 100%;
-      min-height: 2.5rem;
-      border-bottom: 1px solid var(--hub-row-border);
-      cursor: pointer;
-    }
-    .row:hover { background: var(--hub-row-hover); }
-    .cell {
-      overflow: hidden;
-      text-overflow: ellipsis;
-      white-space: nowrap;
-    }
-    .cell a { color: inherit; font-weight: 500; text-decoration: none; }
-    .cell a:hover { text-decoration: underline; }
-    .num { text-align: right; font-variant-numeric: tabular-nums; }
-    .header .num { text-align: right; }
-    .mono { font-family: var(--hub-mono); font-size: 0.8rem; color: var(--hub-muted); }
-    .status { display: flex; align-items: center; gap: 0.4rem; }
-    .dot {
-      flex: none;
-      width: 0.6rem;
-      height: 0.6rem;
-      border-radius: 50%;
-      background: var(--hub-offline);
-    }
-    .online .dot { background: var(--hub-online); box-shadow: 0 0 0 3px var(--hub-online-halo); }
-    .offline .status { color: var(--hub-muted); }
-    .stale .dot { background: transparent; border: 2px dashed var(--hub-warning); width: 0.45rem; height: 0.45rem; }
-    .stale .status { color: var(--hub-warning-text); }
-    .tag {
-      display: inline-block;
-      margin-right: 0.3rem;
-      padding: 0 0.4rem;
-      border-radius: 0.6rem;
-      background: var(--hub-tag-bg);
-      font-size: 0.75rem;
-      line-height: 1.2rem;
-    }
-    .count-accepted, .count-rejected { font-variant-numeric: tabular-nums; }
-    .count-rejected, .last-rejected { color: var(--hub-danger); font-weight: 600; }
-    .empty { padding: 2rem; text-align: center; color: var(--hub-muted); }
-
-    /* a phone: one card per device, the figures that matter with their labels */
-    @media (max-width: 48rem) {
-      .toolbar { padding: 0.5rem 0.6rem; }
-      input[type=search] { width: 100%; }
-      .toolbar select { flex: 1 1 7rem; }
-      .count { margin-left: 0; width: 100%; }
-      .scroll { margin: 0 0.6rem 0.6rem; }
-      .header { display: none; }
-      .rows, .row { min-width: 0; }
-      .row {
-        grid-template-columns: repeat(2, minmax(0, 1fr));
-        grid-template-areas: "name status";
-        gap: 0.2rem 0.75rem;
-        padding: 0.55rem 0.75rem;
-      }
-      .cell { display: none; }
-      .cell[data-col=name] { display: block; grid-area: name; font-size: 0.95rem; }
-      .cell[data-col=status] { display: flex; grid-area: status; justify-content: end; }
-      .cell[data-col=lastSeen], .cell[data-col=rsrp], .cell[data-col=sinr], .cell[data-col=battery], .cell[data-col=rat], .cell[data-col=site] {
-        display: block;
-        text-align: left;
-        font-size: 0.8rem;
-      }
-      .cell[data-col=tags] { display: block; grid-column: 1 / -1; }
-      .cell[data-col=tags]:empty { display: none; }
-      .cell[data-col=lastSeen]::before, .cell[data-col=rsrp]::before, .cell[data-col=sinr]::before,
-      .cell[data-col=battery]::before, .cell[data-col=rat]::before, .cell[data-col=site]::before {
-        content: attr(data-label) " ";
-        color: var(--hub-muted);
-      }
-    }
-  `
+  static override styles = fleetTableStyles
 
   @consume({ context: fleetContext, subscribe: true })
   fleet: FleetStore | undefined
@@ -431,109 +259,6 @@ export class FleetTable extends LitElement {
     link.remove()
     setTimeout(() => URL.revokeObjectURL(url), 10_000)
   }
-}
-
-function isTelemetrySort (key: ColumnKey | undefined): boolean {
-  return key === 'rsrp' || key === 'rsrq' || key === 'sinr' || key === 'battery' || key === 'temperature' || key === 'rat' || key === 'lastSeen'
-}
-
-function readFilters (): Filters {
-  const params = new URLSearchParams(location.search)
-  const filters = { ...emptyFilters }
-  for (const key of filterKeys) filters[key] = (params.get(key) ?? '') as never
-  if (filters.status !== 'online' && filters.status !== 'offline') filters.status = ''
-  return filters
-}
-
-function readSort (): { key: ColumnKey, descending: boolean } | null {
-  const params = new URLSearchParams(location.search)
-  const key = params.get('sort')
-  const column = columns.find(c => c.key === key)
-  return column ? { key: column.key, descending: params.get('dir') === 'desc' } : null
-}
-
-/** Accepted count, rejected count when there are any, and the newest notification: `✓ 3 ✗ 1 enable #12`. */
-function notificationCell (device: Device) {
-  const last = device.lastNotification
-  const counts = device.notificationCounts ?? { accepted: 0, rejected: 0 }
-  if (!last && counts.accepted === 0 && counts.rejected === 0) return '—'
-  const rejected = counts.rejected > 0 ? html` <span class="count-rejected" data-count="rejected">✗ ${formatCount(counts.rejected)}</span>` : null
-  const newest = last ? html` <span class="last-${last.status}" data-last=${last.status}>${describeNotification(last)}</span>` : null
-  return html`<span class="count-accepted" data-count="accepted">✓ ${formatCount(counts.accepted)}</span>${rejected}${newest}`
-}
-
-function describeNotification (last: NonNullable<Device['lastNotification']>): string {
-  if (last.status === 'rejected') return t('notification.rejectedReason', { reason: last.reason ?? t('notification.unknown') })
-  const operation = last.operation ?? t('notification.generic')
-  return last.seqNumber === null ? operation : `${operation} #${last.seqNumber}`
-}
-
-function notificationTitle (device: Device): string {
-  const counts = device.notificationCounts ?? { accepted: 0, rejected: 0 }
-  const last = device.lastNotification
-  const summary = t('notification.summary', { accepted: counts.accepted, rejected: counts.rejected })
-  return last ? t('notification.summaryLast', { summary, last: describeNotification(last), at: formatDateTime(last.receivedAt) }) : summary
-}
-
-function collectChoices (store: FleetStore) {
-  const tags = new Set<string>()
-  const rats = new Set<string>()
-  const sites = new Set<string>()
-  for (const id of store.ids) {
-    const device = store.get(id) as DeviceDetail | undefined
-    if (!device) continue
-    for (const tag of device.tags) tags.add(tag)
-    const rat = device.latestTelemetry?.rat
-    if (typeof rat === 'string' && rat) rats.add(rat)
-    if (device.site) sites.add(device.site)
-  }
-  const sorted = (set: Set<string>) => [...set].sort((a, b) => a.localeCompare(b))
-  return { tags: sorted(tags), rats: sorted(rats), sites: sorted(sites) }
-}
-
-function selectIds (store: FleetStore, f: Filters, operatorIds: Set<string> | null, sort: { key: ColumnKey, descending: boolean } | null): readonly string[] {
-  const query = f.q.toLowerCase()
-  const filtered = !query && !f.status && !f.tag && !f.rat && !f.site && !f.operator
-  let ids: readonly string[] = store.ids
-  if (!filtered) {
-    const out: string[] = []
-    for (const id of store.ids) {
-      const device = store.get(id) as DeviceDetail | undefined
-      if (!device) continue
-      if (f.status && device.status !== f.status) continue
-      if (f.tag && !device.tags.includes(f.tag)) continue
-      if (f.rat && device.latestTelemetry?.rat !== f.rat) continue
-      if (f.site && device.site !== f.site) continue
-      if (f.operator && !operatorIds?.has(id)) continue
-      if (query && !matches(device, query)) continue
-      out.push(id)
-    }
-    ids = out
-  }
-  if (!sort) return ids
-  const column = columns.find(c => c.key === sort.key)
-  if (!column) return ids
-  const collator = new Intl.Collator(locale(), { numeric: true })
-  const keyed = ids.map(id => {
-    const device = store.get(id) as DeviceDetail
-    return { id, value: column.sortValue(device) }
-  })
-  const direction = sort.descending ? -1 : 1
-  keyed.sort((a, b) => {
-    const missingA = a.value === null || a.value === undefined
-    const missingB = b.value === null || b.value === undefined
-    if (missingA || missingB) return compareValues(a.value, b.value, collator) // missing last either way
-    return direction * compareValues(a.value, b.value, collator)
-  })
-  return keyed.map(k => k.id)
-}
-
-function matches (device: Device, query: string): boolean {
-  return device.name.toLowerCase().includes(query) ||
-    device.id.toLowerCase().includes(query) ||
-    (device.eid?.toLowerCase().includes(query) ?? false) ||
-    (device.imei?.includes(query) ?? false) ||
-    device.tags.some(tag => tag.toLowerCase().includes(query))
 }
 
 declare global {
