@@ -1,5 +1,5 @@
 // Builds the dashboard into web/dist: `npm run build:web`, or buildWeb() from a test.
-import { build, transform, type Plugin } from 'esbuild'
+import { build, type Plugin } from 'esbuild'
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -216,10 +216,10 @@ export const my = Object.fromEntries(Object.keys(en).map((key, i) => [key, value
   }
 }
 
-/** A module without imports (a catalogue), evaluated from its source as it is now. */
+/** A catalogue module (with the parts it imports), evaluated from its source as it is now. */
 async function evaluate (path: string): Promise<Record<string, Record<string, string>>> {
-  const { code } = await transform(await readFile(path, 'utf8'), { loader: 'ts', format: 'esm' })
-  return await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
+  const { outputFiles } = await build({ entryPoints: [path], bundle: true, write: false, format: 'esm', platform: 'neutral', logLevel: 'silent' })
+  return await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].contents).toString('base64')}`)
 }
 
 function minifyCss (text: string): string {

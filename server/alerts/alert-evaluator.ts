@@ -6,8 +6,9 @@ import type { Database } from '../db/database.ts'
 import type { AlertKind, AlertRuleRow } from '../db/schema/index.ts'
 import { textArray } from '../db/sql-values.ts'
 import type { PlanStore } from '../usage/plans.ts'
-import { alertMessage, breaches, filterMatches, type DeviceFacts } from './alert-rules.ts'
+import { alertMessage, filterMatches, type DeviceFacts } from './alert-rules.ts'
 import type { AlertKey, AlertStore, RaiseCandidate } from './alert-store.ts'
+import { followMetricRules, keyOf, type Breach } from './metric-breaches.ts'
 
 export interface AlertEvaluatorOptions {
   /** How long events gather before a batch is evaluated (ms; default 250). */
@@ -27,11 +28,6 @@ export interface AlertEvaluatorDeps {
   options?: AlertEvaluatorOptions
 }
 
-/** A `metric` condition holding: since the sample `since` (device time), last seen breaking at sample
- * time `lastTs`, received at wall-clock `seenAt`. */
-interface Breach { ruleId: string, deviceId: string, since: number, lastTs: number, seenAt: number, value: number }
-
-const keyOf = (ruleId: string, deviceId: string) => ruleId + '\u0000' + deviceId
 const MAX_QUEUED_EVENTS = 200_000
 
 /** Evaluates the alert rules off the ingest path. `observe` is called for each event this process
@@ -188,35 +184,7 @@ export class AlertEvaluator {
       if (this.rulesOf(device.tenantId, 'data-usage').length > 0 && device.planId !== null && list.some((s) => s.bytesUp !== undefined || s.bytesDown !== undefined)) usageDevices.push(deviceId)
       const rules = this.rulesOf(device.tenantId, 'metric').filter((r) => filterMatches(r.filter, device))
       if (rules.length === 0) continue
-      const times = list.map((sample) => Date.parse(sample.ts))
-      const order = list.map((_, i) => i).sort((a, b) => times[a] - times[b] || list[a].seq - list[b].seq)
-      // Per rule, one pass over the device's samples in time order; only the state at the end counts.
-      for (const rule of rules) {
-        const key = keyOf(rule.id, deviceId)
-        const metric = rule.metric as keyof TelemetryEventData
-        const forMs = rule.forSeconds * 1000
-        let breach = this.breaching.get(key)
-        let outcome: 'holds' | 'clear' | null = null
-        let last = 0
-        for (const i of order) {
-          const value = list[i][metric]
-          if (typeof value !== 'number') continue
-          const ts = times[i]
-          if (breaches(rule, value)) {
-            if (breach === undefined) this.breaching.set(key, breach = { ruleId: rule.id, deviceId, since: ts, lastTs: ts, seenAt: now, value })
-            if (ts >= breach.lastTs) { breach.lastTs = ts; breach.seenAt = now; breach.value = value }
-            if (ts - breach.since >= forMs) { outcome = 'holds'; last = value }
-          } else {
-            if (breach !== undefined) { this.breaching.delete(key); breach = undefined }
-            outcome = 'clear'
-          }
-        }
-        if (outcome === 'holds') {
-          if (!this.active.has(key)) decide(rule, deviceId, true, last)
-        } else if (outcome === 'clear' && this.active.has(key)) {
-          decide(rule, deviceId, false, null)
-        }
-      }
+      followMetricRules(rules, deviceId, list, { breaching: this.breaching, active: this.active, now, decide })
     }
 
     for (const event of events) {

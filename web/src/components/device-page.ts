@@ -13,11 +13,10 @@ import { StreamStateController } from '../data/stream-state-controller.ts'
 import type { HubEvent } from '../data/types.ts'
 import { LocaleController, t } from '../i18n/index.ts'
 import { confirmAction } from './confirm-dialog.ts'
-import { formatBytes, formatDateTime, formatMetric, formatPeriod, formatRelative, formatText } from './format.ts'
+import { formatDateTime, formatMetric, formatRelative, formatText } from './format.ts'
+import { deviceListStyles, finished, mergeCommands, renderCommands, renderNotifications, renderProfiles } from './device-lists.ts'
+import './device-usage-panel.ts'
 import { viewStyles } from './shared-styles.ts'
-
-const finished = new Set(['succeeded', 'failed', 'expired', 'cancelled'])
-const steps = ['queued', 'sent', 'done'] as const
 
 /**
  * One device: its state (live from the fleet store), charts of its radio figures and battery (loaded
@@ -26,7 +25,7 @@ const steps = ['queued', 'sent', 'done'] as const
  */
 @customElement('device-page')
 export class DevicePage extends LitElement {
-  static override styles = [viewStyles, css`
+  static override styles = [viewStyles, deviceListStyles, css`
     .crumbs { margin-bottom: 0.5rem; font-size: 0.85rem; }
     .head { display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem 1rem; margin-bottom: 0.75rem; }
     .head h2 { margin: 0; overflow-wrap: anywhere; }
@@ -39,21 +38,7 @@ export class DevicePage extends LitElement {
     .download label { flex: 1 1 20rem; }
     .download input { width: 100%; font-family: var(--hub-mono); }
     .download img { width: 9rem; height: 9rem; background: #fff; border-radius: var(--hub-radius); }
-    .steps { display: inline-flex; gap: 2px; vertical-align: middle; margin-right: 0.4rem; }
-    .steps span { width: 1.1rem; height: 0.35rem; background: var(--hub-tag-bg); border-radius: 2px; }
-    .steps span.on { background: var(--hub-accent); }
-    .steps.failed span.on { background: var(--hub-danger); }
-    .steps.succeeded span.on { background: var(--hub-online); }
-    td.actions { white-space: nowrap; }
-    td.actions button { padding: 0.15rem 0.5rem; font-size: 0.8rem; }
-    .state-enabled { color: var(--hub-online-text); font-weight: 600; }
-    .reason { color: var(--hub-danger); }
     .stale { color: var(--hub-warning-text); }
-    .usage td.bar { width: 50%; min-width: 6rem; vertical-align: middle; }
-    .usage .progress { height: 0.75rem; }
-    .usage .n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-    .tabs { display: inline-flex; gap: 0.25rem; margin-bottom: 0.5rem; }
-    .tabs button[aria-pressed=true] { background: var(--hub-accent); border-color: var(--hub-accent); color: var(--hub-accent-fg); }
   `]
 
   @property() deviceId = ''
@@ -237,47 +222,13 @@ export class DevicePage extends LitElement {
         <h3>${t('device.charts')}</h3>
         ${this.chartsReady ? html`<device-charts .deviceId=${device.id} .latest=${m}></device-charts>` : html`<p class="muted">${t('app.loading')}</p>`}
       </section>
-      ${this.#renderUsage()}
+      <device-usage-panel .usage=${this.usage} .plan=${this.plan} .period=${this.usagePeriod}
+        @usage-period=${(e: CustomEvent<'day' | 'month'>) => { this.usagePeriod = e.detail; this.#loadUsage() }}></device-usage-panel>
       ${this.#renderOperations(device, operator)}
-      ${this.#renderProfiles(operator)}
-      ${this.#renderCommands()}
-      ${this.#renderNotifications()}
+      ${renderProfiles(this.profiles, operator ? { run: (op, iccid) => { this.#run(op, { iccid }).catch(() => {}) }, delete: profile => { this.#deleteProfile(profile).catch(() => {}) } } : null)}
+      ${renderCommands(this.commands)}
+      ${renderNotifications(this.notifications)}
     `
-  }
-
-  #renderUsage () {
-    const usage = this.usage
-    const plan = usage?.plan
-    const rows = (usage?.items ?? []).slice(-(this.usagePeriod === 'day' ? 14 : 12)).reverse()
-    const peak = Math.max(1, ...rows.map(r => r.bytesUp + r.bytesDown))
-    const percent = plan ? (plan.usedBytes / Math.max(plan.quotaBytes, 1)) * 100 : 0
-    const tab = (period: 'day' | 'month') => html`<button type="button" data-usage-period=${period} aria-pressed=${this.usagePeriod === period ? 'true' : 'false'}
-      @click=${() => { this.usagePeriod = period; this.#loadUsage() }}>${t(`usage.${period}s`)}</button>`
-    return html`
-      <section class="panel usage" data-usage>
-        <h3>${t('usage.title')}</h3>
-        ${plan
-          ? html`<p data-plan-usage>${t(`usage.plan.${plan.period}`, { name: this.plan?.name ?? '…', quota: formatBytes(plan.quotaBytes) })}:
-              <strong>${t('usage.used', { used: formatBytes(plan.usedBytes), percent: formatMetric(percent, '', 1) })}</strong></p>
-            <div class="progress" role="progressbar" aria-label=${t('usage.title')} aria-valuemin="0" aria-valuemax="100" aria-valuenow=${Math.round(percent)}>
-              <span class=${percent >= 100 ? 'failed' : 'active'} data-width=${`${Math.min(percent, 100)}%`}></span></div>`
-          : html`<p class="muted">${t('usage.noPlan')}</p>`}
-        <p><span class="tabs" role="group" aria-label=${t('usage.per')}>${tab('day')}${tab('month')}</span></p>
-        ${rows.length === 0
-          ? html`<p class="muted">${t('usage.none')}</p>`
-          : html`<div class="table-wrap"><table>
-            <thead><tr><th>${t(`usage.${this.usagePeriod}`)}</th><th>${t('usage.total')}</th><th class="n">${t('usage.up')}</th><th class="n">${t('usage.down')}</th></tr></thead>
-            <tbody>${rows.map(r => html`<tr data-usage-row>
-              <td>${formatPeriod(r.periodStart, this.usagePeriod)}</td>
-              <td class="bar"><div class="progress" title=${formatBytes(r.bytesUp + r.bytesDown)}><span class="active" data-width=${`${((r.bytesUp + r.bytesDown) / peak) * 100}%`}></span></div></td>
-              <td class="n">${formatBytes(r.bytesUp)}</td><td class="n">${formatBytes(r.bytesDown)}</td>
-            </tr>`)}</tbody></table></div>`}
-      </section>`
-  }
-
-  protected override updated (): void {
-    // widths through the CSSOM: the page's CSP allows no inline style attributes
-    for (const span of this.renderRoot.querySelectorAll<HTMLElement>('.progress > span[data-width]')) span.style.width = span.dataset.width ?? '0'
   }
 
   #renderOperations (device: DeviceDetail, operator: boolean) {
@@ -307,71 +258,6 @@ export class DevicePage extends LitElement {
             </form>`
           : null}
         ${device.esimAgent === 'ipa' ? html`<p class="muted">${t('ops.ipaHint')}</p>` : null}
-      </section>`
-  }
-
-  #renderProfiles (operator: boolean) {
-    return html`
-      <section class="panel">
-        <h3>${t('profiles.title')}</h3>
-        ${this.profiles.length === 0
-          ? html`<p class="muted">${t('profiles.none')}</p>`
-          : html`<div class="table-wrap"><table>
-            <thead><tr><th>ICCID</th><th>${t('profiles.state')}</th><th>${t('fleet.operator')}</th><th>${t('profiles.name')}</th><th>${t('profiles.changed')}</th><th>${t('profiles.cause')}</th>${operator ? html`<th></th>` : null}</tr></thead>
-            <tbody>${this.profiles.map(p => html`<tr data-profile=${p.iccid}>
-              <td class="mono">${p.iccid}</td>
-              <td class="state-${p.state}">${t(`profileState.${p.state as 'enabled'}`)}${p.conflict ? html` <span class="badge warn" title=${p.conflict}>${t('profiles.conflict')}</span>` : null}</td>
-              <td>${p.operator?.name ?? '—'}</td>
-              <td>${p.name ?? p.spn ?? '—'}</td>
-              <td title=${formatDateTime(p.changedAt)}>${formatRelative(p.changedAt)}</td>
-              <td>${p.cause}${p.seqNumber === null ? '' : ` #${p.seqNumber}`}</td>
-              ${operator
-                ? html`<td class="actions">
-                  ${p.state === 'enabled'
-                    ? html`<button type="button" data-op="disable" @click=${() => this.#run('disable', { iccid: p.iccid })}>${t('ops.disable')}</button>`
-                    : html`<button type="button" data-op="enable" @click=${() => this.#run('enable', { iccid: p.iccid })}>${t('ops.enable')}</button>`}
-                  <button type="button" class="danger" data-op="delete" @click=${() => this.#deleteProfile(p)}>${t('ops.delete')}</button></td>`
-                : null}
-            </tr>`)}</tbody></table></div>`}
-      </section>`
-  }
-
-  #renderCommands () {
-    return html`
-      <section class="panel">
-        <h3>${t('commands.title')}</h3>
-        ${this.commands.length === 0
-          ? html`<p class="muted">${t('commands.none')}</p>`
-          : html`<div class="table-wrap"><table>
-            <thead><tr><th>${t('commands.op')}</th><th>ICCID</th><th>${t('commands.state')}</th><th>${t('commands.created')}</th><th>${t('commands.finished')}</th><th>${t('commands.error')}</th></tr></thead>
-            <tbody>${this.commands.map(c => html`<tr data-command-id=${c.id} data-command-status=${c.status}>
-              <td>${t(`op.${c.op as CommandOp}`)}</td>
-              <td class="mono">${c.iccid ?? '—'}</td>
-              <td>${progressSteps(c)}${t(`commandStatus.${c.status}`)}</td>
-              <td title=${formatDateTime(c.createdAt)}>${formatRelative(c.createdAt)}</td>
-              <td>${c.finishedAt ? formatDateTime(c.finishedAt) : '—'}</td>
-              <td>${c.error ? html`<span class="reason">${c.error.code}</span>: ${c.error.message}` : '—'}</td>
-            </tr>`)}</tbody></table></div>`}
-      </section>`
-  }
-
-  #renderNotifications () {
-    return html`
-      <section class="panel">
-        <h3>${t('notifications.title')}</h3>
-        ${this.notifications.length === 0
-          ? html`<p class="muted">${t('notifications.none')}</p>`
-          : html`<div class="table-wrap"><table>
-            <thead><tr><th>${t('notifications.received')}</th><th>#</th><th>${t('commands.op')}</th><th>ICCID</th><th>${t('notifications.verdict')}</th><th>${t('notifications.reason')}</th><th>${t('notifications.source')}</th></tr></thead>
-            <tbody>${this.notifications.map(n => html`<tr data-notification=${n.id}>
-              <td title=${formatDateTime(n.receivedAt)}>${formatDateTime(n.receivedAt)}</td>
-              <td>${n.seqNumber ?? '—'}</td>
-              <td>${n.operation ?? n.kind ?? '—'}</td>
-              <td class="mono">${n.iccid ?? '—'}</td>
-              <td><span class="badge ${n.status === 'accepted' ? 'good' : n.status === 'rejected' ? 'bad' : ''}">${t(`verdict.${n.status as 'accepted'}`)}</span></td>
-              <td>${n.reason ? html`<span class="reason">${n.reason}</span>${n.detail ? html`<div class="muted">${n.detail}</div>` : null}` : '—'}</td>
-              <td>${n.source}</td>
-            </tr>`)}</tbody></table></div>`}
       </section>`
   }
 
@@ -417,19 +303,6 @@ export class DevicePage extends LitElement {
     if (!this.activationCode) return
     this.#run('download', { activationCode: this.activationCode }).catch(() => {})
   }
-}
-
-/** Newest first, one entry per command, the later state winning. */
-function mergeCommands (incoming: Command[], current: Command[]): Command[] {
-  const byId = new Map(current.map(c => [c.id, c]))
-  for (const command of incoming) byId.set(command.id, { ...byId.get(command.id), ...command })
-  return [...byId.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).slice(0, 50)
-}
-
-function progressSteps (command: Command) {
-  const reached = command.status === 'queued' ? 1 : command.status === 'sent' ? 2 : 3
-  const kind = command.status === 'succeeded' ? 'succeeded' : finished.has(command.status) ? 'failed' : ''
-  return html`<span class="steps ${kind}" aria-hidden="true">${steps.map((_, i) => html`<span class=${i < reached ? 'on' : ''}></span>`)}</span>`
 }
 
 declare global {
