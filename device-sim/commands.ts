@@ -180,6 +180,7 @@ export async function runCommand (options: CliOptions, io: CommandIo): Promise<n
     intervalMs: options.intervalMs,
     qos: options.qos,
     keepaliveSeconds: options.keepaliveSeconds,
+    ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
     durationMs: options.durationMs,
     notifyIntervalMs: options.notifyIntervalMs,
     downloadMs: options.downloadMs,

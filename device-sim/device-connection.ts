@@ -19,6 +19,8 @@ export interface DeviceConnectionOptions {
   secret: string
   mqttUrl: string
   keepaliveSeconds: number
+  /** How long to wait for the CONNACK before giving up on an attempt (default 15 s). */
+  connectTimeoutMs?: number
   /** Topic filters subscribed to (QoS 1) on every connection. */
   subscriptions: string[]
   stats: SimStats
@@ -87,8 +89,15 @@ export class DeviceConnection {
       }), STOP_TIMEOUT_MS)
       await withTimeout(new Promise<void>((resolve) => { client.end(false, {}, () => resolve()) }), STOP_TIMEOUT_MS)
     }
-    client.end(true)
+    const connecting = !this.isOnline
     this.markOffline(client, true)
+    // An attempt still waiting for its CONNACK when the run stops is a failed one, counted now (its socket
+    // closes after the summary is taken); its close is then not counted again.
+    if (connecting) {
+      this.o.stats.count('connectFailures')
+      this.client = null
+    }
+    client.end(true)
   }
 
   /** Publishes as the device; `done` gets an error when offline or not acknowledged. */
@@ -129,7 +138,7 @@ export class DeviceConnection {
       protocolVersion: 4,
       keepalive: this.o.keepaliveSeconds,
       reconnectPeriod: 0,
-      connectTimeout: 15_000,
+      connectTimeout: this.o.connectTimeoutMs ?? 15_000,
       resubscribe: false,
       will
     }

@@ -29,6 +29,8 @@ export interface EngineOptions {
   intervalMs: number
   qos: 0 | 1
   keepaliveSeconds: number
+  /** How long a device waits for its CONNACK (default 15 s). */
+  connectTimeoutMs?: number
   /** 0 = until stop(). */
   durationMs: number
   notifyIntervalMs: number
@@ -125,6 +127,7 @@ export class SimEngine extends EventEmitter<EngineEvents> implements LoadRunner 
       qos: o.qos,
       intervalMs: o.intervalMs,
       keepaliveSeconds: o.keepaliveSeconds,
+      ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
       bufferLimit: o.bufferLimit,
       notifyIntervalMs: o.notifyIntervalMs,
       downloadMs: o.downloadMs,

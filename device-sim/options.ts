@@ -30,6 +30,8 @@ export interface CliOptions {
   workers: number
   sourceIps: 'auto' | 'none' | string[]
   keepaliveSeconds: number
+  /** How long a device waits for its CONNACK (no flag: 15 s; tests on a loaded machine wait longer). */
+  connectTimeoutMs?: number
   bufferLimit: number
   notificationQueue: number
   agent: EsimAgent

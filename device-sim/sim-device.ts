@@ -37,6 +37,8 @@ export interface SimDeviceOptions {
   /** Telemetry period, ms. */
   intervalMs: number
   keepaliveSeconds: number
+  /** How long to wait for the CONNACK (default 15 s). */
+  connectTimeoutMs?: number
   /** Samples kept while offline; the oldest are dropped past it. */
   bufferLimit: number
   /** Samples per message when catching up (default 100). */
@@ -95,6 +97,7 @@ export class SimDevice {
       secret: options.record.secret,
       mqttUrl: options.mqttUrl,
       keepaliveSeconds: options.keepaliveSeconds,
+      ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
       subscriptions: [topics.command(this.id, '+'), topics.notificationAck(this.id)],
       stats: options.stats,
       rng: options.rng,
