@@ -83,13 +83,14 @@ export class DeviceConnection {
     this.stopped = true
     const client = this.client
     if (client === null) return
+    // Read before the goodbye: its DISCONNECT closes the connection, and then the device is offline too.
+    const connecting = !this.isOnline
     if (this.isOnline) {
       await withTimeout(new Promise<void>((resolve) => {
         client.publish(topics.status(this.o.id), 'offline', { qos: 1 }, () => resolve())
       }), STOP_TIMEOUT_MS)
       await withTimeout(new Promise<void>((resolve) => { client.end(false, {}, () => resolve()) }), STOP_TIMEOUT_MS)
     }
-    const connecting = !this.isOnline
     this.markOffline(client, true)
     // An attempt still waiting for its CONNACK when the run stops is a failed one, counted now (its socket
     // closes after the summary is taken); its close is then not counted again.
