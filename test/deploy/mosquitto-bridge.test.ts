@@ -1,7 +1,6 @@
 // The project's mosquitto.conf, run by the real `mosquitto` binary as a field site's broker bridged to a
 // test hub over TLS as a site gateway (DESIGN.md "Edge bridging"; docs/deployment.md).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
@@ -9,27 +8,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import t, { type Test } from 'tap'
-import { OID } from '../../esim/certificate-fields.ts'
-import { sequence, tlv } from '../../esim/der-writer.ts'
-import { buildCertificate, extensions } from '../../esim/x509-builder.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
+import { throwawayCertificate } from '../helpers/tls-certificate.ts'
 
 const mosquittoBinary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => spawnSync(p, ['-h']).error === undefined)
-const DAY = 86_400_000
-const pem = (label: string, der: Uint8Array): string => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END ${label}-----\n`
-
-/** The hub's TLS certificate for localhost / 127.0.0.1 (self-signed: it is its own CA for the bridge). */
-function hubCertificate (dir: string): { cert: string, key: string } {
-  const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const name = [[OID.commonName, 'localhost']] as const
-  const san = extensions.custom(OID.subjectAltName, false, sequence(tlv(0x82, Buffer.from('localhost')), tlv(0x87, Uint8Array.of(127, 0, 0, 1))))
-  const der = buildCertificate({ serialNumber: 1, issuer: name, subject: name, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + DAY), publicKey: keys.publicKey, signingKey: keys.privateKey, extensions: [san] })
-  writeFileSync(join(dir, 'hub.crt'), pem('CERTIFICATE', der))
-  writeFileSync(join(dir, 'hub.key'), keys.privateKey.export({ type: 'pkcs8', format: 'pem' }))
-  return { cert: join(dir, 'hub.crt'), key: join(dir, 'hub.key') }
-}
-
 async function freePort (): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -58,8 +41,8 @@ t.test('a site Mosquitto bridged with mosquitto.conf: telemetry stored, commands
 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'euicc-bridge-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const tls = hubCertificate(dir)
-  const hub = await startTestHub(t, { env: { HUB_MQTTS_PORT: '0', HUB_TLS_CERT: tls.cert, HUB_TLS_KEY: tls.key } })
+  const tls = throwawayCertificate(t)
+  const hub = await startTestHub(t, { env: { HUB_MQTTS_PORT: '0', HUB_TLS_CERT: tls.certFile, HUB_TLS_KEY: tls.keyFile } })
   const token = await hub.login()
 
   const gateway = await hub.api(token, 'POST', '/api/gateways', { name: 'Yangon depot', site: 'yangon-1' })
@@ -72,7 +55,7 @@ t.test('a site Mosquitto bridged with mosquitto.conf: telemetry stored, commands
   const localPort = await freePort()
   const config = siteConfig(t, dir, {
     HUB_ADDRESS: `localhost:${hub.mqttsPort as number}`,
-    HUB_CA_FILE: tls.cert,
+    HUB_CA_FILE: tls.certFile,
     GATEWAY_ID: gateway.body.credentials.username,
     GATEWAY_SECRET: gateway.body.credentials.password
   }, localPort)
