@@ -42,13 +42,13 @@ try {
     })))
   }
   // The machine's speed drifts between runs by more than the effect measured: the two conditions
-  // alternate (A B B A A B) and each one's median counts. The evaluator reads the rules at its sweep
+  // alternate (A B B A A B B A A B, five runs each) and each one's median counts. The evaluator reads the rules at its sweep
   // (every 5 s), so each switch waits for one.
   let baseTs = Date.now() - 8e6
   const rates: Record<'none' | 'rules', number[]> = { none: [], rules: [] }
   let acked = 0
   let current: 'none' | 'rules' = 'none'
-  for (const phase of ['none', 'rules', 'rules', 'none', 'none', 'rules'] as const) {
+  for (const phase of ['none', 'rules', 'rules', 'none', 'none', 'rules', 'rules', 'none', 'none', 'rules'] as const) {
     if (phase !== current) {
       await bench.hub.database.rows(sql`update alert_rules set enabled = ${phase === 'rules'}`)
       await new Promise((resolve) => setTimeout(resolve, 6000))
