@@ -115,6 +115,8 @@ t.test('issuing: the subject names the gateway, stored, listed, audited', async 
     t.equal(res.body?.error?.code, code, `${name}: ${res.body?.error?.message}`)
   }
   t.equal((await hub.api(token, 'POST', '/api/gateways/no-such-gateway/certificate', { format: 'pkcs12' })).body?.error?.code, 'HUB_ERR_NOT_FOUND')
+  const openapi = (await hub.api('', 'GET', '/docs/json')).body
+  t.same(Object.keys(openapi.paths['/api/gateways/{id}/certificate'] ?? {}).sort(), ['delete', 'get', 'post'], 'in the OpenAPI document')
 })
 
 t.test('a gateway certificate opens a gateway session: its site\'s devices only, per device', async (t) => {
