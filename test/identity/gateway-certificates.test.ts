@@ -74,11 +74,12 @@ async function gatewayCertificate (gatewayId: string, as = token): Promise<Clien
 const telemetryCount = async (deviceId: string, as = token): Promise<number> => (await hub.api(as, 'GET', `/api/devices/${deviceId}/telemetry`)).body.items.length
 const sample = (seq: number) => JSON.stringify({ ts: Date.now(), seq, rsrp: -90 })
 
-/** The `mqtt.connect` denials written for `actorId` (reason in the detail), as the tenant's admin sees them. */
-async function connectDenials (actorId: string, as = token): Promise<string[]> {
+/** The reasons of the `mqtt.connect` denials written for gateway `actorId` in its tenant. */
+async function connectDenials (actorId: string): Promise<string[]> {
   await hub.audit.flush()
-  const rows = (await hub.api(as, 'GET', '/api/audit?action=mqtt.connect&limit=100')).body.items
-  return rows.filter((r: any) => r.actorId === actorId && r.outcome === 'denied').map((r: any) => r.detail?.reason)
+  const [gateway] = await hub.database.db.select({ tenantId: gateways.tenantId }).from(gateways).where(eq(gateways.id, actorId))
+  const rows = (await hub.api(token, 'GET', '/api/audit?action=mqtt.connect&limit=100')).body.items
+  return rows.filter((r: any) => r.actorId === actorId && r.outcome === 'denied' && r.tenantId === gateway?.tenantId).map((r: any) => r.detail?.reason)
 }
 
 const port = hub.mqttsPort as number
