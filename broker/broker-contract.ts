@@ -9,6 +9,10 @@ export interface AuthenticatedDevice { id: string, tenantId: string }
 /** A site gateway (a field site's Mosquitto bridged to the hub): it acts for its site's devices. */
 export interface AuthenticatedGateway { id: string, tenantId: string, site: string }
 
+export type GatewayCertificateVerdict =
+  | { ok: true, gateway: AuthenticatedGateway }
+  | { ok: false, reason: 'certificate-unknown' | 'certificate-revoked' | 'certificate-expired' | 'gateway-disabled', tenantId: string | null }
+
 /** What the broker asks of the rest of the hub. `publish` resolves once the message is durably handled
  * (committed); only then is the PUBACK sent. */
 export interface BrokerBackend {
@@ -16,6 +20,10 @@ export interface BrokerBackend {
   /** A device by the client certificate it presented on TLS (already verified by TLS, CN = deviceId):
    * null when the certificate is not this device's, is revoked, or the device is disabled or gone. */
   authenticateCertificate (deviceId: string, serial: string): Promise<AuthenticatedDevice | null>
+  /** A site gateway by the client certificate it presented on TLS (CN = gatewayId, already verified by
+   * TLS or, out of its validity, by the gate): the gateway, or why not, with the gateway's tenant where
+   * the certificate is one the hub issued (for the audit). */
+  authenticateGatewayCertificate (gatewayId: string, serial: string): Promise<GatewayCertificateVerdict>
   /** A site gateway's credentials (tried when no device has them). */
   authenticateGateway (gatewayId: string, secret: string): Promise<AuthenticatedGateway | null>
   /** The enabled devices of a tenant's site: whom its gateways may act for. */

@@ -1,25 +1,44 @@
 // Client certificates on the MQTT/TLS listener. Node's TLS verifies the chain against the device CA
 // (`ca`, `requestCert`); `rejectUnauthorized` stays false so that devices without a certificate can
 // still authenticate by id and secret. Every accepted socket then passes `admit` before any MQTT byte
-// is read: a certificate Node did not authorize (another CA, expired, not yet valid, wrong purpose), a
-// revoked one, or one whose CN is not a device id closes the socket. An admitted certificate is the
-// device's credential: the broker reads it back from the connection (`certificateIdentityOf`) at
-// CONNECT, where the client id must equal the CN and the hub checks the device is still there and
-// enabled.
+// is read. The subject tells the two kinds the CA issues apart: a device's is `CN=<device id>` alone, a
+// site gateway's `OU=gateway, CN=<gateway id>` with the SAN URI `urn:euicc-hub:gateway:<gateway id>`
+// (both or neither: anything in between names nobody). For a device, a certificate Node did not
+// authorize (another CA, expired, not yet valid, wrong purpose), a revoked one, or a subject that names
+// nobody closes the socket. A gateway's expired (or not yet valid) certificate of this CA, and a
+// revoked one, are admitted to be refused at CONNECT with return code 5, which a site's Mosquitto logs
+// as "not authorised" rather than as a TLS error. An admitted certificate is the credential: the broker
+// reads it back from the connection (`certificateIdentityOf`) at CONNECT, where the client id must equal
+// the CN and the hub checks the certificate in its table and its holder is still there and enabled.
+import { X509Certificate } from 'node:crypto'
 import type { Duplex } from 'node:stream'
-import type { TLSSocket, TlsOptions } from 'node:tls'
+import type { PeerCertificate, TLSSocket, TlsOptions } from 'node:tls'
 import { DEVICE_ID_PATTERN } from '../protocol/topics.ts'
 
+/** The subject OU of a site gateway's certificate. */
+export const GATEWAY_SUBJECT_OU = 'gateway'
+/** A site gateway's certificate names it in a SAN URI: this prefix, then the gateway id. */
+export const GATEWAY_URI_PREFIX = 'urn:euicc-hub:gateway:'
+
 export interface CertificateIdentity {
-  /** The certificate's subject CN. */
-  deviceId: string
+  /** Whom it names: a device, or a site gateway. */
+  kind: 'device' | 'gateway'
+  /** The certificate's subject CN: the device or gateway id, which the client id must equal. */
+  id: string
   /** Lower-case hex without leading zeros. */
   serial: string
+  /** A gateway's certificate outside its validity (checked against the CA here): refused at CONNECT. */
+  invalid?: 'certificate-expired' | 'certificate-not-yet-valid'
 }
 
 export type Admission =
   | { ok: true, identity: CertificateIdentity | null }
   | { ok: false, reason: 'certificate-untrusted' | 'certificate-revoked' | 'certificate-subject', detail: string }
+
+const VALIDITY_ERRORS: Record<string, NonNullable<CertificateIdentity['invalid']>> = {
+  CERT_HAS_EXPIRED: 'certificate-expired',
+  CERT_NOT_YET_VALID: 'certificate-not-yet-valid'
+}
 
 /** Serials as hex compare equal whatever their case and leading zeros (Node reports `0A1B…`). */
 export function normalizeSerial (hex: string): string {
@@ -33,8 +52,10 @@ const identities = new WeakMap<object, CertificateIdentity>()
 export class ClientCertificateGate {
   private readonly revoked = new Set<string>()
   private readonly live = new Map<string, Set<TLSSocket>>()
+  private readonly ca: X509Certificate
 
   constructor (readonly caPem: string, revoked: Iterable<string> = []) {
+    this.ca = new X509Certificate(caPem)
     for (const serial of revoked) this.revoked.add(normalizeSerial(serial))
   }
 
@@ -81,17 +102,41 @@ export class ClientCertificateGate {
     const peer = socket.getPeerCertificate()
     // No certificate presented: the device authenticates with its id and secret at CONNECT.
     if (peer === null || typeof peer !== 'object' || peer.raw === undefined) return { ok: true, identity: null }
+    const serial = normalizeSerial(peer.serialNumber)
+    const named = holderOf(peer)
     if (!socket.authorized) {
+      const invalid = VALIDITY_ERRORS[String(socket.authorizationError)]
+      // Only the validity is wrong, and this CA signed it: a gateway hears why at CONNECT.
+      if (named?.kind === 'gateway' && invalid !== undefined && this.signed(peer)) return { ok: true, identity: { ...named, serial, invalid } }
       return { ok: false, reason: 'certificate-untrusted', detail: `client certificate refused by TLS: ${String(socket.authorizationError)}` }
     }
-    const serial = normalizeSerial(peer.serialNumber)
-    if (this.revoked.has(serial)) return { ok: false, reason: 'certificate-revoked', detail: `revoked client certificate ${serial}` }
-    const cn: unknown = peer.subject?.CN
-    if (typeof cn !== 'string' || !DEVICE_ID_PATTERN.test(cn)) {
-      return { ok: false, reason: 'certificate-subject', detail: `client certificate ${serial} does not name a device` }
-    }
-    return { ok: true, identity: { deviceId: cn, serial } }
+    if (named === null) return { ok: false, reason: 'certificate-subject', detail: `client certificate ${serial} names no device or gateway` }
+    if (named.kind === 'device' && this.revoked.has(serial)) return { ok: false, reason: 'certificate-revoked', detail: `revoked client certificate ${serial}` }
+    return { ok: true, identity: { ...named, serial } }
   }
+
+  /** Issued by this CA: its issuer is the CA and the CA's key verifies its signature. */
+  private signed (peer: PeerCertificate): boolean {
+    try {
+      const certificate = new X509Certificate(peer.raw)
+      return certificate.checkIssued(this.ca) && certificate.verify(this.ca.publicKey)
+    } catch {
+      return false
+    }
+  }
+}
+
+/** Whom a certificate's subject names, or null when it names nobody: a device is `CN=<id>` alone; a
+ * gateway `OU=gateway, CN=<id>` and exactly the SAN URI of that id. Nothing else is accepted. */
+function holderOf (peer: PeerCertificate): { kind: 'device' | 'gateway', id: string } | null {
+  const subject = (peer.subject ?? {}) as unknown as Record<string, unknown>
+  const cn = subject.CN
+  if (typeof cn !== 'string' || !DEVICE_ID_PATTERN.test(cn)) return null
+  const others = Object.keys(subject).filter((key) => key !== 'CN')
+  const san = peer.subjectaltname ?? ''
+  if (others.length === 0 && !san.includes(GATEWAY_URI_PREFIX)) return { kind: 'device', id: cn }
+  const gateway = others.length === 1 && subject.OU === GATEWAY_SUBJECT_OU && san === `URI:${GATEWAY_URI_PREFIX}${cn}`
+  return gateway ? { kind: 'gateway', id: cn } : null
 }
 
 /** The admitted certificate of a connection (the stream Aedes got: the guard exposes the socket

@@ -18,16 +18,16 @@ export interface ConnectRefusal { returnCode: number, reason: string }
  * the client id is a device id (so NUL, control characters, lone surrogates, wildcards and `/` are out);
  * the username is that same id (a device may only hold its own session); the Will, if any, is the
  * device's own `status` topic. Returns null when the CONNECT may proceed to authentication. */
-export function checkConnect (packet: ConnectPacket, certificateDeviceId?: string): ConnectRefusal | null {
+export function checkConnect (packet: ConnectPacket, certificateId?: string): ConnectRefusal | null {
   const clientId = packet.clientId ?? ''
   if (clientId === '') return { returnCode: ReturnCode.IdentifierRejected, reason: 'empty-client-id' }
   if (!DEVICE_ID_PATTERN.test(clientId) || RESERVED_IDS.has(clientId)) {
     return { returnCode: ReturnCode.IdentifierRejected, reason: 'invalid-client-id' }
   }
-  if (certificateDeviceId !== undefined) {
-    // A client certificate admitted on TLS is the credential (CN = device id): no password needed, the
-    // username may be absent, and the client id must be the certificate's device [RELIABILITY 13].
-    if (clientId !== certificateDeviceId) return { returnCode: ReturnCode.NotAuthorized, reason: 'certificate-client-id-mismatch' }
+  if (certificateId !== undefined) {
+    // A client certificate admitted on TLS is the credential (CN = device or gateway id): no password
+    // needed, the username may be absent, and the client id must be the certificate's [RELIABILITY 13].
+    if (clientId !== certificateId) return { returnCode: ReturnCode.NotAuthorized, reason: 'certificate-client-id-mismatch' }
     if (packet.username !== undefined && packet.username !== clientId) return { returnCode: ReturnCode.NotAuthorized, reason: 'client-id-mismatch' }
   } else if (packet.username === undefined || packet.password === undefined) {
     return { returnCode: ReturnCode.NotAuthorized, reason: 'missing-credentials' }

@@ -13,8 +13,8 @@ import { Aedes, type Client, type ConnectPacket } from 'aedes'
 import memoryPersistence from 'aedes-persistence'
 import { MAX_TOPIC_LEVELS } from '../protocol/topics.ts'
 import { AddressRateLimit } from './address-rate.ts'
-import type { AuthenticatedDevice, BrokerBackend, BrokerLimits } from './broker-contract.ts'
-import { certificateIdentityOf, type ClientCertificateGate } from './client-certificates.ts'
+import type { AuthenticatedDevice, AuthenticatedGateway, BrokerBackend, BrokerLimits } from './broker-contract.ts'
+import { certificateIdentityOf, type CertificateIdentity, type ClientCertificateGate } from './client-certificates.ts'
 import { checkConnect, clampKeepalive, refusal, ReturnCode, type ConnectRefusal } from './connect-policy.ts'
 import { holdsCommands, isCommandFilter, isCommandTopic, type Session } from './device-session.ts'
 import { GatewaySession } from './gateway-session.ts'
@@ -27,7 +27,11 @@ import { guardStream } from './stream-guard.ts'
 import { SubscriptionRules } from './subscription-rules.ts'
 
 export { defaultBrokerLimits } from './broker-contract.ts'
-export type { AuthenticatedDevice, BrokerBackend, BrokerLimits, ConnectionRejection } from './broker-contract.ts'
+export type { AuthenticatedDevice, BrokerBackend, BrokerLimits, ConnectionRejection, GatewayCertificateVerdict } from './broker-contract.ts'
+
+/** A CONNECT refused and audited already: answered with return code 5. */
+const REFUSED = Symbol('refused')
+type Refused = typeof REFUSED
 
 /** The embedded Aedes broker with the hub's policies: stream guard in front, device authentication,
  * per-device topic ACL, durable ingest inside authorizePublish. */
@@ -70,7 +74,7 @@ export class HubBroker {
         packet.keepalive = clampKeepalive(packet.keepalive ?? 0)
         // Checked on the packet as received (Aedes replaces an empty client id with a generated one);
         // the refusal is answered from `authenticate`, the hook that can send a CONNACK return code.
-        const refused = checkConnect(packet, certificateIdentityOf(client.conn)?.deviceId)
+        const refused = checkConnect(packet, certificateIdentityOf(client.conn)?.id)
         if (refused !== null) this.refusals.set(client, refused)
         this.connects.set(client, packet)
         callback(null, true)
@@ -183,7 +187,22 @@ export class HubBroker {
   /** A site gateway's credentials, tried when they are no device's. */
   private async authenticateGateway (client: Client, secret: string): Promise<AuthenticatedDevice | null> {
     const gateway = await this.backend.authenticateGateway(client.id, secret)
-    if (gateway === null) return null
+    return gateway === null ? null : await this.startGateway(client, gateway)
+  }
+
+  /** A site gateway by its client certificate (checkConnect has matched its CN to the client id): the
+   * hub's table says whether it is still valid; a refusal is audited here, with the gateway's tenant. */
+  private async authenticateGatewayCertificate (client: Client, certificate: CertificateIdentity): Promise<AuthenticatedDevice | Refused> {
+    const verdict = await this.backend.authenticateGatewayCertificate(certificate.id, certificate.serial)
+    if (verdict.ok && certificate.invalid === undefined) return await this.startGateway(client, verdict.gateway)
+    // The table's reason first (revoked, expired, disabled); else the validity the gate found wrong.
+    const [reason, tenantId] = verdict.ok ? [certificate.invalid as string, verdict.gateway.tenantId] : [verdict.reason, verdict.tenantId]
+    this.backend.denied(tenantId === null ? null : { id: certificate.id, tenantId }, 'connect', reason, `client certificate ${certificate.serial} of gateway ${certificate.id}: ${reason}`)
+    return REFUSED
+  }
+
+  /** The session state of an authenticated gateway: whom it may act for, read now. */
+  private async startGateway (client: Client, gateway: AuthenticatedGateway): Promise<AuthenticatedDevice> {
     const session = new GatewaySession(gateway, (tenantId, site) => this.backend.siteDevices(tenantId, site), { perSecond: this.limits.publishRatePerDevice, burst: this.limits.publishBurst })
     await session.refresh()
     this.gateways.set(client, session)
@@ -198,15 +217,21 @@ export class HubBroker {
       return
     }
     // On TLS an admitted client certificate is the credential (checkConnect has matched its CN to the
-    // client id); the device must still hold it unrevoked and be enabled.
+    // client id); its device or gateway must still hold it unrevoked and be enabled.
     const certificate = certificateIdentityOf(client.conn)
     const secret = certificate === null ? (password as Buffer).toString('utf8') : ''
-    const authenticated = certificate === null
+    const authenticated: Promise<AuthenticatedDevice | Refused | null> = certificate === null
       ? this.backend.authenticate(client.id, secret).then(async (device) => device ?? await this.authenticateGateway(client, secret))
-      : this.backend.authenticateCertificate(certificate.deviceId, certificate.serial)
+      : certificate.kind === 'gateway'
+        ? this.authenticateGatewayCertificate(client, certificate)
+        : this.backend.authenticateCertificate(certificate.id, certificate.serial)
     const connect = this.connects.get(client)
     if (connect !== undefined) { connect.password = undefined; this.connects.delete(client) }
     authenticated.then((device) => {
+      if (device === REFUSED) {
+        callback(refusal(ReturnCode.NotAuthorized, 'not authorized'), false)
+        return
+      }
       if (device === null && certificate !== null) {
         this.backend.denied(null, 'connect', 'certificate-not-accepted', `client certificate ${certificate.serial} of ${client.id} is revoked or its device is disabled or gone`)
         callback(refusal(ReturnCode.NotAuthorized, 'not authorized'), false)

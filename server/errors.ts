@@ -38,9 +38,9 @@ export const errors = {
   PlatformTrustAnchor: createError('HUB_ERR_PLATFORM_TRUST_ANCHOR', 'A platform trust anchor can be added or removed by a platform admin only', 403),
   DirectoryTrustAnchor: createError('HUB_ERR_DIRECTORY_TRUST_ANCHOR', 'This trust anchor comes from HUB_EUICC_TRUST_DIR: remove its file and restart', 409),
   RateLimited: createError('HUB_ERR_RATE_LIMITED', 'Too many requests; retry in %s', 429),
-  /** A device CSR that is not one PEM PKCS#10 request, or whose self-signature does not verify. */
+  /** A device or gateway CSR that is not one PEM PKCS#10 request, or whose self-signature does not verify. */
   InvalidCsr: createError('HUB_ERR_INVALID_CSR', '%s', 400),
-  /** A device key other than ECDSA P-256 or RSA-2048. */
+  /** A device or gateway key other than ECDSA P-256 or RSA-2048. */
   UnsupportedKeyType: createError('HUB_ERR_UNSUPPORTED_KEY_TYPE', '%s', 400),
   /** A webhook URL that is malformed, or resolves to a loopback, private or link-local address. */
   WebhookUrl: createError('HUB_ERR_WEBHOOK_URL', 'Webhook URL refused: %s', 400),

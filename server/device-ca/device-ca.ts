@@ -1,13 +1,16 @@
 // The hub's device CA: an ECDSA P-256 key and a self-signed certificate, made at first start and kept
 // in the `settings` table (first writer wins when several processes start together, as for the JWT
-// secret and the eIM identity). It signs device client certificates (subject CN = device id,
-// client-auth EKU); the TLS listener trusts it alone for client certificates. Certificates are written
+// secret and the eIM identity). It signs the client certificates of devices (subject CN = device id)
+// and of site gateways (subject OU=gateway, CN = gateway id, and the SAN URI of GATEWAY_URI_PREFIX),
+// client-auth EKU only; the TLS listener trusts it alone for client certificates and tells the two
+// kinds apart by their subject (broker/client-certificates.ts). Certificates are written
 // with the project's DER writer and signed by node:crypto, whatever the device's key type: the
 // signature is always the CA's ECDSA-SHA256.
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate, type KeyObject } from 'node:crypto'
-import { oid, sequence } from '../../esim/der-writer.ts'
+import { oid, sequence, tlv } from '../../esim/der-writer.ts'
 import { OID, readCertificateFields } from '../../esim/certificate-fields.ts'
 import { buildCertificate, extensions, keyIdentifier, type NameInput } from '../../esim/x509-builder.ts'
+import { GATEWAY_SUBJECT_OU, GATEWAY_URI_PREFIX } from '../../broker/client-certificates.ts'
 
 export const DEVICE_CA_SETTING = 'device-ca'
 
@@ -36,12 +39,25 @@ export interface IssuedCertificate {
   notAfter: Date
 }
 
-export interface IssueInput {
-  deviceId: string
+/** Whom a certificate names: a device, or a site gateway. */
+export type CertificateHolder = { deviceId: string } | { gatewayId: string }
+
+export type IssueInput = CertificateHolder & {
   publicKey: KeyObject
   /** Default: now − 5 min … now + DEVICE_CERTIFICATE_VALIDITY_DAYS. Tests pass a past window to get an
    * expired certificate from the real CA; the API never sets it. */
   validity?: { notBefore: Date, notAfter: Date }
+}
+
+/** A device: `CN=<device id>`, nothing else. A gateway: `OU=gateway, CN=<gateway id>` and the SAN URI
+ * `urn:euicc-hub:gateway:<gateway id>`, so that neither can pass for the other. */
+function subjectOf (holder: CertificateHolder): { name: NameInput, extensions: ReturnType<typeof extensions.custom>[] } {
+  if ('deviceId' in holder) return { name: [[OID.commonName, holder.deviceId]], extensions: [] }
+  const uri = tlv(0x86, new TextEncoder().encode(GATEWAY_URI_PREFIX + holder.gatewayId)) // GeneralName uniformResourceIdentifier [6]
+  return {
+    name: [[OID.organizationalUnit, GATEWAY_SUBJECT_OU], [OID.commonName, holder.gatewayId]],
+    extensions: [extensions.custom(OID.subjectAltName, false, sequence(uri))]
+  }
 }
 
 /** A serial of 16 random bytes, positive and of fixed length (RFC 5280: at most 20 octets). */
@@ -92,8 +108,9 @@ export class DeviceCa {
     this.subject = readCertificateFields(new Uint8Array(this.certificate.raw)).subject.map((a) => [a.oid, a.value] as const)
   }
 
-  /** Issues a client certificate for a device: CN = device id, client-auth only, random serial. */
+  /** Issues a client certificate for a device or a gateway (`subjectOf`), client-auth only, random serial. */
   issue (input: IssueInput): IssuedCertificate {
+    const subject = subjectOf(input)
     const serial = randomSerial()
     const now = Date.now()
     const notBefore = input.validity?.notBefore ?? new Date(now - CLOCK_SKEW_MS)
@@ -101,7 +118,7 @@ export class DeviceCa {
     const der = Buffer.from(buildCertificate({
       serialNumber: serial,
       issuer: this.subject,
-      subject: [[OID.commonName, input.deviceId]],
+      subject: subject.name,
       notBefore,
       notAfter,
       publicKey: input.publicKey,
@@ -111,7 +128,8 @@ export class DeviceCa {
         extensions.keyUsage(['digitalSignature']),
         extensions.custom(OID_EXTENDED_KEY_USAGE, false, sequence(oid(OID_CLIENT_AUTH))),
         extensions.subjectKeyIdentifier(keyIdentifier(input.publicKey)),
-        extensions.authorityKeyIdentifier(this.keyId)
+        extensions.authorityKeyIdentifier(this.keyId),
+        ...subject.extensions
       ]
     }))
     const x509 = new X509Certificate(der)

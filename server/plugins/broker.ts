@@ -54,6 +54,7 @@ function deviceSessionsOf (app: FastifyInstance): BrokerBackend {
   return {
     authenticate: (deviceId, secret) => sessions().authenticate(deviceId, secret),
     authenticateCertificate: (deviceId, serial) => sessions().authenticateCertificate(deviceId, serial),
+    authenticateGatewayCertificate: (gatewayId, serial) => sessions().authenticateGatewayCertificate(gatewayId, serial),
     authenticateGateway: (gatewayId, secret) => sessions().authenticateGateway(gatewayId, secret),
     siteDevices: (tenantId, site) => sessions().siteDevices(tenantId, site),
     publish: (device, topic, packet) => sessions().publish(device, topic, packet),

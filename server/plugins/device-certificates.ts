@@ -3,7 +3,7 @@ import { DeviceCertificates } from '../device-ca/device-certificates.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The device CA, issued and revoked client certificates, and the TLS listener's gate. */
+    /** The device CA, the client certificates it issued (to devices and site gateways), and the TLS listener's gate. */
     deviceCertificates: DeviceCertificates
   }
 }

@@ -14,7 +14,7 @@ export interface DeviceSessionsOptions {
   denialDigestMs?: number
 }
 
-/** Device sessions: authentication (secret or client certificate), publishes into device ingest,
+/** Device sessions: authentication (secret or client certificate, of a device or a site gateway), publishes into device ingest,
  * presence and `device.online`/`device.offline`, command delivery on a held subscription, and refused
  * actions (metrics, log, one audit entry per digest window). Deleting, disabling or re-crediting a
  * device ends its sessions on every process (the bus is Redis pub/sub when several share one). */
@@ -27,6 +27,7 @@ export const deviceSessionsPlugin = fp(async (app, opts: DeviceSessionsOptions) 
   const sessions: BrokerBackend = {
     authenticate: (id, secret) => devices.authenticate(id, secret),
     authenticateCertificate: (id, serial) => app.deviceCertificates.repository.authenticate(id, serial),
+    authenticateGatewayCertificate: (id, serial) => app.deviceCertificates.gatewayRepository.authenticate(id, serial),
     authenticateGateway: (id, secret) => app.gateways.authenticate(id, secret),
     siteDevices: (tenantId, site) => app.gateways.siteDevices(tenantId, site),
     publish: app.deviceIngest.handle,

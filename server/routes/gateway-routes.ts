@@ -1,6 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../errors.ts'
 import type { PublicGateway } from '../repositories/gateway-repository.ts'
+import { clientCertificateRoutes } from './client-certificate-routes.ts'
 import { ErrorBody, IdParams, secured, SiteName, Text } from './schemas.ts'
 
 const Gateway = Type.Object({
@@ -13,9 +14,11 @@ const Gateway = Type.Object({
 })
 const view = (g: PublicGateway) => ({ id: g.id, name: g.name, site: g.site, disabled: g.disabled, createdAt: g.createdAt.toISOString(), updatedAt: g.updatedAt.toISOString() })
 
-/** Site gateways of the caller's tenant (DESIGN.md "Edge bridging"; docs/deployment.md): a gateway's
- * credential acts for the devices of its site only. Admins and operators manage them; the secret is in
- * the creation answer only. Changing a gateway's site, disabling or deleting it ends its MQTT session. */
+/** Site gateways of the caller's tenant (DESIGN.md "Edge bridging"; docs/broker.md "Site gateways"): a
+ * gateway's credential — its secret, or a client certificate from the device CA
+ * (`/api/gateways/:id/certificate`, client-certificate-routes.ts) — acts for the devices of its site
+ * only. Admins and operators manage them; the secret is in the creation answer only. Changing a
+ * gateway's site, disabling or deleting it ends its MQTT session. */
 export const gatewayRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { gateways, bus } = app
   const writers = app.requireRole('admin', 'operator')
@@ -67,5 +70,13 @@ export const gatewayRoutes: FastifyPluginAsyncTypebox = async (app) => {
     bus.publish({ type: 'gateway.revoked', tenantId: request.user.tid, data: { gatewayId: request.params.id } })
     reply.code(204)
     return null
+  })
+
+  await app.register(clientCertificateRoutes, {
+    resource: 'gateways',
+    kind: 'gateway',
+    noun: 'Gateway',
+    idField: 'gatewayId',
+    find: async (tenantId, id) => await gateways.get(tenantId, id)
   })
 }

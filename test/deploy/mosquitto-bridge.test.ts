@@ -1,5 +1,6 @@
 // The project's mosquitto.conf, run by the real `mosquitto` binary as a field site's broker bridged to a
-// test hub over TLS as a site gateway (DESIGN.md "Edge bridging"; docs/deployment.md).
+// test hub over TLS as a site gateway (DESIGN.md "Edge bridging"; docs/broker.md "Site gateways"), once
+// with the gateway's secret and once with its client certificate (the variant the file's comments say).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -10,7 +11,7 @@ import mqtt from 'mqtt'
 import t, { type Test } from 'tap'
 import { eventually } from '../helpers/eventually.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
-import { throwawayCertificate } from '../helpers/tls-certificate.ts'
+import { p256Request, throwawayCertificate } from '../helpers/tls-certificate.ts'
 
 const mosquittoBinary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => spawnSync(p, ['-h']).error === undefined)
 async function freePort (): Promise<number> {
@@ -21,9 +22,14 @@ async function freePort (): Promise<number> {
   return port
 }
 
-/** mosquitto.conf with its placeholders filled in, on a free local port and a temporary data directory. */
-function siteConfig (t: Test, dir: string, fill: Record<string, string>, localPort: number): string {
+/** mosquitto.conf with its placeholders filled in, on a free local port and a temporary data directory;
+ * with `certificate`, changed as its comments say for a client certificate instead of the secret. */
+function siteConfig (t: Test, dir: string, fill: Record<string, string>, localPort: number, certificate: boolean): string {
   let conf = readFileSync(fileURLToPath(new URL('../../mosquitto.conf', import.meta.url)), 'utf8')
+  if (certificate) {
+    t.match(conf, /^#bridge_certfile \{\{GATEWAY_CERT_FILE\}\}$/m, 'the certificate variant is in the file')
+    conf = conf.replace(/^remote_(username|password) .*\n/gm, '').replace(/^#(bridge_(cert|key)file )/gm, '$1')
+  }
   for (const [key, value] of Object.entries(fill)) conf = conf.replaceAll(`{{${key}}}`, value)
   const settings = conf.split('\n').filter((line) => !line.startsWith('#')).join('\n')
   t.notMatch(settings, /\{\{[A-Z_]+\}\}/, 'every placeholder of mosquitto.conf is filled')
@@ -36,9 +42,15 @@ function siteConfig (t: Test, dir: string, fill: Record<string, string>, localPo
   return path
 }
 
-t.test('a site Mosquitto bridged with mosquitto.conf: telemetry stored, commands delivered, another site refused', {
-  skip: mosquittoBinary === undefined ? 'the mosquitto binary is not installed (apt-get install mosquitto)' : false
-}, async (t) => {
+const skip = mosquittoBinary === undefined ? 'the mosquitto binary is not installed (apt-get install mosquitto)' : false
+t.test('a site Mosquitto bridged with mosquitto.conf and the gateway\'s secret: telemetry stored, commands delivered, another site refused', { skip }, async (t) => {
+  await bridgedSite(t, 'secret')
+})
+t.test('the same with a gateway client certificate (bridge_certfile/bridge_keyfile) instead of the secret', { skip }, async (t) => {
+  await bridgedSite(t, 'certificate')
+})
+
+async function bridgedSite (t: Test, credential: 'secret' | 'certificate'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'euicc-bridge-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const tls = throwawayCertificate(t)
@@ -53,12 +65,20 @@ t.test('a site Mosquitto bridged with mosquitto.conf: telemetry stored, commands
   t.equal((await hub.api(token, 'PATCH', `/api/devices/${elsewhere.id}`, { site: 'mandalay-2' })).status, 200)
 
   const localPort = await freePort()
-  const config = siteConfig(t, dir, {
-    HUB_ADDRESS: `localhost:${hub.mqttsPort as number}`,
-    HUB_CA_FILE: tls.certFile,
-    GATEWAY_ID: gateway.body.credentials.username,
-    GATEWAY_SECRET: gateway.body.credentials.password
-  }, localPort)
+  const fill: Record<string, string> = { HUB_ADDRESS: `localhost:${hub.mqttsPort as number}`, HUB_CA_FILE: tls.certFile, GATEWAY_ID: gateway.body.credentials.username }
+  if (credential === 'secret') {
+    fill.GATEWAY_SECRET = gateway.body.credentials.password
+  } else {
+    // As the site operator does: a key made here, its CSR sent to the hub, the certificate saved.
+    const request = p256Request('site bridge')
+    const issued = await hub.api(token, 'POST', `/api/gateways/${gateway.body.gateway.id}/certificate`, { csr: request.csr })
+    t.equal(issued.status, 201)
+    fill.GATEWAY_CERT_FILE = join(dir, 'gateway.crt')
+    fill.GATEWAY_KEY_FILE = join(dir, 'gateway.key')
+    writeFileSync(fill.GATEWAY_CERT_FILE, issued.body.certificate)
+    writeFileSync(fill.GATEWAY_KEY_FILE, request.keyPem)
+  }
+  const config = siteConfig(t, dir, fill, localPort, credential === 'certificate')
   const mosquitto: ChildProcess = spawn(mosquittoBinary as string, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   mosquitto.stderr?.on('data', (chunk: Buffer) => { log += chunk.toString() })
@@ -104,4 +124,12 @@ t.test('a site Mosquitto bridged with mosquitto.conf: telemetry stored, commands
   await eventually('the site device\'s next sample', async () => (await hub.api(token, 'GET', `/api/devices/${local.id}/telemetry`)).body.items.length === 2, 20_000)
   t.equal((await hub.api(token, 'GET', `/api/devices/${elsewhere.id}/telemetry`)).body.items.length, 0, 'nothing of the other site\'s device was stored')
   t.pass('the bridge kept working after the refused publish')
-})
+
+  if (credential === 'certificate') {
+    // Revoked: the hub ends the bridge's session, and Mosquitto's reconnect is refused with return code 5.
+    const revoked = await hub.api(token, 'DELETE', `/api/gateways/${gateway.body.gateway.id}/certificate`)
+    t.equal(revoked.body.revoked.length, 1)
+    await eventually(`the site's Mosquitto told "not authorised" (log: ${log.slice(-300)})`, () => /Connection Refused: not authori[sz]ed/.test(log), 60_000)
+    t.pass('a revoked gateway certificate is refused at CONNECT, in words a site operator can read')
+  }
+}

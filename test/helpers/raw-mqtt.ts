@@ -1,4 +1,5 @@
 import { connect as tcpConnect, type Socket } from 'node:net'
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
 import mqttPacket from 'mqtt-packet'
 import { eventually } from './eventually.ts'
 
@@ -19,6 +20,13 @@ export class RawMqtt {
   static async open (port: number): Promise<RawMqtt> {
     const socket = tcpConnect({ host: '127.0.0.1', port })
     await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
+    return new RawMqtt(socket)
+  }
+
+  /** MQTT over TLS (`tls`: the hub's CA, a client certificate…); resolves after the handshake. */
+  static async openTls (port: number, tls: ConnectionOptions): Promise<RawMqtt> {
+    const socket = tlsConnect({ host: '127.0.0.1', port, ...tls })
+    await new Promise<void>((resolve, reject) => { socket.once('secureConnect', resolve); socket.once('error', reject) })
     return new RawMqtt(socket)
   }
 

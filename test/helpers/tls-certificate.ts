@@ -1,11 +1,12 @@
-// A throwaway TLS server certificate for the hub's listeners in tests (HTTPS, MQTT over TLS).
-import { generateKeyPairSync } from 'node:crypto'
+// A throwaway TLS server certificate for the hub's listeners in tests (HTTPS, MQTT over TLS), and the
+// key and CSR a client makes to get a certificate from the hub's device CA.
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { OID } from '../../esim/certificate-fields.ts'
-import { oid, sequence, tlv } from '../../esim/der-writer.ts'
-import { buildCertificate, extensions } from '../../esim/x509-builder.ts'
+import { bitString, integer, oid, sequence, tlv } from '../../esim/der-writer.ts'
+import { buildCertificate, encodeName, extensions } from '../../esim/x509-builder.ts'
 import type { Teardown } from './test-hub.ts'
 
 /** A throwaway self-signed server certificate for localhost / 127.0.0.1, made with the project's own
@@ -38,4 +39,18 @@ export function throwawayCertificate (t: Teardown): { certFile: string, keyFile:
   writeFileSync(certFile, certPem)
   writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }))
   return { certFile, keyFile, certPem }
+}
+
+export function pemOf (label: string, der: Uint8Array): string {
+  return `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END ${label}-----\n`
+}
+
+/** A P-256 key pair (PEM private key) and a PKCS#10 request for it, as a device or gateway makes them
+ * (`openssl req -new -newkey ec …`), written with the project's DER writer. */
+export function p256Request (cn = 'client'): { privateKey: KeyObject, keyPem: string, csr: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  const info = sequence(integer(0), encodeName([[OID.commonName, cn]]), new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })), tlv(0xa0))
+  const signature = sign('sha256', info, { key: privateKey, dsaEncoding: 'der' })
+  const csr = pemOf('CERTIFICATE REQUEST', sequence(info, sequence(oid('1.2.840.10045.4.3.2')), bitString(new Uint8Array(signature))))
+  return { privateKey, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, csr }
 }
