@@ -101,6 +101,19 @@ async function createPartition (database: Database, t: PartitionedTable, start: 
   return moved
 }
 
+/** Creates every missing partition of `t` for the units that [from, to] touches (a bulk load makes its
+ * partitions first, so its rows do not all land in DEFAULT). Returns the partitions created. */
+export async function ensurePartitions (database: Database, t: PartitionedTable, from: number, to: number): Promise<string[]> {
+  const existing = await existingPartitions(database, t)
+  const created: string[] = []
+  for (let start = unitStart(from, t.unit); start <= to; start = unitStart(start, t.unit, 1)) {
+    if (existing.has(start)) continue
+    await createPartition(database, t, start, false)
+    created.push(partitionName(t.table, start, t.unit))
+  }
+  return created
+}
+
 export interface MaintenanceReport { created: string[], dropped: string[], moved: number, deleted: number }
 
 const rolledUpBefore = sql`(select watermark from telemetry_rollup_state where source = ${ROLLUP_SOURCE})`
