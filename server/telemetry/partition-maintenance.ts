@@ -126,6 +126,9 @@ const rolledUpBefore = sql`(select watermark from telemetry_rollup_state where s
 export async function maintainPartitions (database: Database, tables: readonly PartitionedTable[], now = Date.now()): Promise<MaintenanceReport> {
   const report: MaintenanceReport = { created: [], dropped: [], moved: 0, deleted: 0 }
   for (const t of tables) {
+    // A table that is not declaratively partitioned (a TimescaleDB hypertable, say) is left alone.
+    const [kind] = await database.rows<{ kind: string }>(sql`select relkind::text as kind from pg_class where oid = to_regclass(${t.table})`)
+    if (kind?.kind !== 'p') continue
     const column = sql.identifier(t.column)
     const fallback = sql.identifier(t.table + '_default')
     const horizon = t.keepDays > 0 ? now - t.keepDays * 86_400_000 : null
