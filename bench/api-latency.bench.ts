@@ -1,12 +1,19 @@
 import { Worker } from 'node:worker_threads'
 import postgres from 'postgres'
+import { PgDialect } from 'drizzle-orm/pg-core'
+import { openDatabase } from '../server/db/database.ts'
+import { bucketQuery } from '../server/telemetry/bucket-query.ts'
+import { ensurePartitions, partitionedTables } from '../server/telemetry/partition-maintenance.ts'
+import { rollUpAll } from '../server/telemetry/rollup-job.ts'
 import { BENCH_POSTGRES_URL, benchDatabases, startBenchHub } from './bench-hub.ts'
 import { boundCheck, printLine } from './bench-line.ts'
 import type { HttpLoadSpec, QueryLatency } from './http-load-worker.ts'
 
 /** API latency on Postgres with DEVICES devices and ROWS telemetry rows (100,000 and 10 million unless
  * BENCH_API_DEVICES / BENCH_API_ROWS scale them down), loaded in bulk with `insert … select
- * generate_series` (the primary key dropped during the load and rebuilt after, then VACUUM ANALYZE).
+ * generate_series` into day partitions made first (the primary key and the arrival index dropped during the
+ * load and rebuilt after), then rolled up per minute and hour by the hub's own rollup job (from the start: the rows carry
+ * their sample time as arrival time), then VACUUM ANALYZE.
  * Every device has ROWS / DEVICES samples spread evenly over the last 30 days, and the samples are
  * written in time order across the fleet, as ingest writes them (so one device's rows are scattered
  * over the table, not packed together). Then CONCURRENCY clients (a worker thread, keep-alive HTTP with
@@ -36,7 +43,10 @@ function runHttpLoad (spec: HttpLoadSpec): Promise<QueryLatency[]> {
 
 /** Devices: `meter <n>`, created 20 s apart (newest first), tag `zone-<n mod 20>` (and `rare` on every
  * 1000th); telemetry: `perDevice` samples each, time-major. Returns the load's duration in ms. */
-async function load (sql: postgres.Sql, tenantId: string, perDevice: number): Promise<{ devicesMs: number, telemetryMs: number, indexMs: number, analyzeMs: number, tableMB: number, indexMB: number }> {
+async function load (sql: postgres.Sql, databaseUrl: string, tenantId: string, perDevice: number): Promise<{ devicesMs: number, telemetryMs: number, indexMs: number, rollupMs: number, analyzeMs: number, tableMB: number, indexMB: number, rollupMB: number }> {
+  const database = await openDatabase(databaseUrl, { poolSize: 2 })
+  const tables = partitionedTables({ telemetryDays: 0, rollupDays: 0 })
+  for (const t of tables) await ensurePartitions(database, t, Date.now() - (DAYS + 1) * 86400_000, Date.now())
   let t0 = Date.now()
   await sql`create unlogged table bench_ids as select n, md5('bench-device-' || n)::uuid::text as id from generate_series(1, ${DEVICES}::int) n`
   await sql`
@@ -48,6 +58,7 @@ async function load (sql: postgres.Sql, tenantId: string, perDevice: number): Pr
   const devicesMs = Date.now() - t0
   t0 = Date.now()
   await sql`alter table telemetry drop constraint telemetry_device_id_ts_seq_pk`
+  await sql`drop index telemetry_received_at_idx`
   const step = (DAYS * 86400) / perDevice
   const chunk = Math.max(1, Math.floor(500_000 / DEVICES))
   for (let g0 = 0; g0 < perDevice; g0 += chunk) {
@@ -64,39 +75,54 @@ async function load (sql: postgres.Sql, tenantId: string, perDevice: number): Pr
   t0 = Date.now()
   await sql`set maintenance_work_mem = '512MB'`
   await sql`alter table telemetry add constraint telemetry_device_id_ts_seq_pk primary key (device_id, ts, seq)`
+  await sql`create index telemetry_received_at_idx on telemetry (received_at)`
   const indexMs = Date.now() - t0
   t0 = Date.now()
+  await sql`update telemetry_rollup_state set watermark = '-infinity'`
+  await rollUpAll(database, { batchRows: 1_000_000, marginMs: 1000 })
+  await database.close()
+  const rollupMs = Date.now() - t0
+  t0 = Date.now()
   await sql`vacuum analyze telemetry`
+  await sql`vacuum analyze telemetry_1m`
+  await sql`vacuum analyze telemetry_1h`
   await sql`vacuum analyze devices`
   const analyzeMs = Date.now() - t0
-  const [size] = await sql<Array<{ table: string, index: string }>>`select pg_table_size('telemetry')::text as table, pg_indexes_size('telemetry')::text as index`
-  return { devicesMs, telemetryMs, indexMs, analyzeMs, tableMB: Math.round(Number(size.table) / 1048576), indexMB: Math.round(Number(size.index) / 1048576) }
+  const [size] = await sql<Array<{ table: string, index: string, rollup: string }>>`
+    select sum(pg_table_size(c.oid))::text as table, sum(pg_indexes_size(c.oid))::text as index,
+      (select sum(pg_total_relation_size(r.oid)) from pg_inherits ri join pg_class r on r.oid = ri.inhrelid where ri.inhparent in ('telemetry_1m'::regclass, 'telemetry_1h'::regclass))::text as rollup
+    from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'telemetry'::regclass`
+  const mb = (v: string) => Math.round(Number(v) / 1048576)
+  return { devicesMs, telemetryMs, indexMs, rollupMs, analyzeMs, tableMB: mb(size.table), indexMB: mb(size.index), rollupMB: mb(size.rollup) }
 }
 
 /** The repositories' statements for the same requests (as server/repositories writes them), each run
  * under EXPLAIN (ANALYZE, BUFFERS) after the HTTP load: the database's own share of each request. With
  * BENCH_API_PLANS=1 the plans go to stderr. */
 async function explain (sql: postgres.Sql, tenantId: string, deviceId: string, cursor: { createdAt: string, id: string }, from: Date, to: Date): Promise<Record<string, { ms: number, plan: string }>> {
+  const [{ watermark }] = await sql<Array<{ watermark: string }>>`select (extract(epoch from watermark) * 1000)::float8::text as watermark from telemetry_rollup_state`
+  const buckets = new PgDialect().sqlToQuery(bucketQuery(deviceId, 3600, from, to, 1000, Number(watermark)))
   const cols = 'id, tenant_id, name, eid, imei, tags, esim_agent, disabled, site, plan_id, last_seen_at, created_at, updated_at'
   const list = (where: string): string => `select ${cols} from devices where tenant_id = '${tenantId}' ${where} order by created_at desc, id desc limit 101`
   const pageIds = (await sql.unsafe<Array<{ id: string }>>(list(''))).map((r) => r.id)
   const idArray = `array[${pageIds.map((id) => `'${id}'`).join(',')}]::text[]`
   const range = `ts >= '${from.toISOString()}'::timestamptz and ts <= '${to.toISOString()}'::timestamptz`
-  const metrics = ['rsrp', 'rsrq', 'sinr', 'rssi', 'battery', 'temperature', 'bytes_up', 'bytes_down', 'uptime', 'lat', 'lon']
+  const recent = new Date(Date.now() - 2 * 86400_000).toISOString()
   const statements: Record<string, string> = {
     'devices first page': list(''),
     'devices by tag': list('and tags @> array[\'zone-7\']::text[]'),
     'devices by q': list('and (name ilike \'%meter 42%\' or id ilike \'%meter 42%\' or eid ilike \'%meter 42%\' or imei ilike \'%meter 42%\')'),
     'devices by q (id fragment)': list(`and (name ilike '%${deviceId.slice(0, 8)}%' or id ilike '%${deviceId.slice(0, 8)}%' or eid ilike '%${deviceId.slice(0, 8)}%' or imei ilike '%${deviceId.slice(0, 8)}%')`),
     'devices deep cursor': list(`and (created_at, id) < ('${cursor.createdAt}'::timestamptz, '${cursor.id}')`),
-    'page: newest sample of 100 devices': `select t.* from unnest(${idArray}) as d(id) cross join lateral (select * from telemetry where device_id = d.id order by ts desc, seq desc limit 1) t`,
+    'page: newest sample of 100 devices': `select t.* from unnest(${idArray}) as d(id) cross join lateral (select * from telemetry where device_id = d.id and ts >= '${recent}'::timestamptz order by ts desc, seq desc limit 1) t`,
     'page: notification summary of 100 devices': `select d.id, c.accepted from unnest(${idArray}) as d(id) cross join lateral (select count(*) filter (where status = 'accepted')::int as accepted from notifications where device_id = d.id) c`,
     'telemetry raw 30 d': `select * from telemetry where device_id = '${deviceId}' and ${range} order by ts, seq limit 1001`,
-    'telemetry 1 h buckets 30 d': `select date_bin('3600 seconds'::interval, ts, timestamptz '1970-01-01') as bucket, count(*)::int, ${metrics.map((m) => `min(${m}), avg(${m})::float8, max(${m})`).join(', ')} from telemetry where device_id = '${deviceId}' and ${range} group by 1 order by 1 limit 1000`
+    'telemetry 1 h buckets 30 d': buckets.sql
   }
   const out: Record<string, { ms: number, plan: string }> = {}
   for (const [name, statement] of Object.entries(statements)) {
-    const rows = await sql.unsafe<Array<{ 'QUERY PLAN': string }>>('explain (analyze, buffers) ' + statement)
+    const params = statement === buckets.sql ? buckets.params as postgres.ParameterOrJSON<never>[] : []
+    const rows = await sql.unsafe<Array<{ 'QUERY PLAN': string }>>('explain (analyze, buffers) ' + statement, params)
     const lines = rows.map((r) => r['QUERY PLAN'])
     const ms = Number(/Execution Time: ([\d.]+)/.exec(lines.join('\n'))?.[1] ?? NaN)
     out[name] = { ms, plan: lines[0].trim().replace(/\s+\(cost=.*$/, '') + (lines.some((l) => /Sort/.test(l)) ? ' + Sort' : '') }
@@ -114,7 +140,7 @@ if (postgresDb.unavailable !== undefined) {
   const sql = postgres(bench.databaseUrl, { max: 1, onnotice: () => {} })
   try {
     const perDevice = Math.max(1, Math.round(ROWS / DEVICES))
-    const loaded = await load(sql, bench.tenantId, perDevice)
+    const loaded = await load(sql, bench.databaseUrl, bench.tenantId, perDevice)
     const base = bench.hub.httpUrl
     const login = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@localhost', password: 'bench-admin-password' }) })
     if (login.status !== 200) throw new Error(`login answered ${login.status}: ${await login.text()}`)

@@ -31,6 +31,7 @@ import { presencePlugin } from './plugins/presence.ts'
 import { redisPlugin } from './plugins/redis.ts'
 import { repositoriesPlugin } from './plugins/repositories.ts'
 import { swaggerPlugin } from './plugins/swagger.ts'
+import { telemetryMaintenancePlugin, type TelemetryMaintenanceOptions } from './plugins/telemetry-maintenance.ts'
 import { trustStorePlugin } from './plugins/trust-store.ts'
 import { apiRoutes } from './routes/api.ts'
 import { es9plusRoutes } from './routes/es9plus-routes.ts'
@@ -50,6 +51,8 @@ export interface HubOptions {
   es9plusRateLimit?: { max: number, timeWindowMs: number }
   /** Alert evaluation batch and sweep intervals, webhook delivery timing (docs/alerts.md). */
   alerts?: AlertsOptions
+  /** Rollup and partition upkeep intervals (server/plugins/telemetry-maintenance.ts). */
+  telemetry?: TelemetryMaintenanceOptions
 }
 
 /** The hub as one plugin tree (docs/architecture.md "The plugin tree"). Registration order is dependency
@@ -83,6 +86,7 @@ export const hub: FastifyPluginAsync<{ config: HubConfig, options: HubOptions }>
   await app.register(deviceCertificatesPlugin)
   await app.register(commandsPlugin, options.commands ?? {})
   await app.register(deviceIngestPlugin, options.ingest ?? {})
+  await app.register(telemetryMaintenancePlugin, options.telemetry ?? {})
   await app.register(deviceSessionsPlugin, { denialDigestMs: options.denialDigestMs })
   await app.register(eventStreamPlugin)
   await app.register(alertsPlugin, options.alerts ?? {})

@@ -37,6 +37,11 @@ export interface HubConfig {
   publicUrl: string | null
   /** HUB_WEBHOOK_ALLOW_PRIVATE=1: webhook URLs may resolve to loopback, private or link-local addresses. */
   webhookAllowPrivate: boolean
+  /** HUB_TELEMETRY_RETENTION_DAYS: raw telemetry older than this is dropped a day partition at a time
+   * (0: kept forever). Minute rollups are kept 4 times as long. */
+  telemetryRetentionDays: number
+  /** HUB_ROLLUP_RETENTION_DAYS: hour rollups older than this are dropped (0: kept forever). */
+  rollupRetentionDays: number
 }
 
 /** Defaults of the limits, also what docs/broker.md states. */
@@ -165,6 +170,21 @@ export function loadConfig (env: Env = process.env): HubConfig {
     problems.push(`HUB_WEBHOOK_ALLOW_PRIVATE="${allowPrivateRaw}" must be 0 or 1`)
   }
 
+  const days = (name: string, what: string): number => {
+    const raw = str(name)
+    if (raw === null) return 0
+    if (!/^\d+$/.test(raw) || Number(raw) > 36_500) {
+      problems.push(`${name}="${raw}" must be ${what}: an integer from 0 (keep forever) to 36500`)
+      return 0
+    }
+    return Number(raw)
+  }
+  const telemetryRetentionDays = days('HUB_TELEMETRY_RETENTION_DAYS', 'the days raw telemetry is kept')
+  const rollupRetentionDays = days('HUB_ROLLUP_RETENTION_DAYS', 'the days hour rollups of telemetry are kept')
+  if (rollupRetentionDays > 0 && (telemetryRetentionDays === 0 || rollupRetentionDays < telemetryRetentionDays * 4)) {
+    problems.push(`HUB_ROLLUP_RETENTION_DAYS=${rollupRetentionDays} must be at least 4 × HUB_TELEMETRY_RETENTION_DAYS (rollups outlive raw samples, minute rollups are kept 4 times as long), and needs HUB_TELEMETRY_RETENTION_DAYS set; 0 keeps rollups forever`)
+  }
+
   const config: HubConfig = {
     host: str('HUB_HOST') ?? '0.0.0.0',
     httpPort: port('HUB_HTTP_PORT', 8080) as number,
@@ -188,7 +208,9 @@ export function loadConfig (env: Env = process.env): HubConfig {
     trustProxy,
     metricsToken,
     publicUrl,
-    webhookAllowPrivate: allowPrivateRaw === '1'
+    webhookAllowPrivate: allowPrivateRaw === '1',
+    telemetryRetentionDays,
+    rollupRetentionDays
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config

@@ -4,11 +4,13 @@ import { telemetry, type NewTelemetryRow, type TelemetryRow } from '../db/schema
 import { METRIC_KEYS, type TelemetrySample } from '../../protocol/telemetry.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { textArray } from '../db/sql-values.ts'
+import { bucketQuery, watermarkQuery } from '../telemetry/bucket-query.ts'
+
+/** How far back `latestOf` looks first (two days of daily partitions). */
+const RECENT_MS = 2 * 86_400_000
 
 /** A sample as the API and the events show it: the device's fields, the time in ISO 8601. */
 export type TelemetryItem = Omit<TelemetrySample, 'ts'> & { ts: string }
-
-const NUMERIC_METRICS = ['rsrp', 'rsrq', 'sinr', 'rssi', 'battery', 'temperature', 'bytesUp', 'bytesDown', 'uptime', 'lat', 'lon'] as const
 
 /** The row a validated sample becomes. */
 export function sampleToRow (deviceId: string, sample: TelemetrySample): NewTelemetryRow {
@@ -60,16 +62,12 @@ export class TelemetryRepository {
     return { items, nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.ts, last.seq]) : null }
   }
 
-  /** Per-bucket min/avg/max of each numeric metric (`bucketSeconds` wide, aligned on the epoch). */
+  /** Per-bucket min/avg/max of each numeric metric (`bucketSeconds` wide, aligned on the epoch): from the
+   * rollups where the buckets are whole minutes or hours, with the same answer as from raw rows
+   * (server/telemetry/bucket-query.ts). */
   async buckets (deviceId: string, bucketSeconds: number, from: Date, to: Date, limit: number): Promise<TelemetryBucket[]> {
-    const aggregates = NUMERIC_METRICS.map((m) => {
-      const column = sql.identifier(m.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()))
-      return sql`min(${column}) as ${sql.identifier(m + 'Min')}, avg(${column})::float8 as ${sql.identifier(m + 'Avg')}, max(${column}) as ${sql.identifier(m + 'Max')}`
-    })
-    const rows = await this.database.rows<Record<string, unknown>>(sql`
-      select date_bin(${bucketSeconds + ' seconds'}::interval, ts, timestamptz '1970-01-01') as bucket, count(*)::int as count, ${sql.join(aggregates, sql`, `)}
-      from telemetry where device_id = ${deviceId} and ts >= ${from.toISOString()}::timestamptz and ts <= ${to.toISOString()}::timestamptz
-      group by 1 order by 1 limit ${limit}`)
+    const [state] = await this.database.rows<{ watermark: string }>(watermarkQuery)
+    const rows = await this.database.rows<Record<string, unknown>>(bucketQuery(deviceId, bucketSeconds, from, to, limit, Number(state?.watermark ?? '-Infinity')))
     return rows.map((row) => {
       const out: TelemetryBucket = { ts: new Date(row.bucket as string).toISOString(), count: row.count as number }
       for (const [key, value] of Object.entries(row)) {
@@ -79,18 +77,27 @@ export class TelemetryRepository {
     })
   }
 
-  /** The newest sample of each of `deviceIds` (one index probe per device). */
+  /** The newest sample of each of `deviceIds` (one index probe per device and partition). Recent
+   * partitions first: a device with a sample in the last two days has its newest one there, and only
+   * the others look through every partition. */
   async latestOf (deviceIds: readonly string[]): Promise<Map<string, TelemetryItem>> {
     const latest = new Map<string, TelemetryItem>()
-    if (deviceIds.length === 0) return latest
+    const recent = new Date(Date.now() - RECENT_MS).toISOString()
+    await this.newest(deviceIds, sql`and ts >= ${recent}::timestamptz`, latest)
+    const rest = deviceIds.filter((id) => !latest.has(id))
+    if (rest.length > 0) await this.newest(rest, sql``, latest)
+    return latest
+  }
+
+  private async newest (deviceIds: readonly string[], bound: SQL, into: Map<string, TelemetryItem>): Promise<void> {
+    if (deviceIds.length === 0) return
     const rows = await this.database.rows<Record<string, unknown>>(sql`
       select t.* from unnest(${textArray(deviceIds)}) as d(id)
-      cross join lateral (select * from telemetry where device_id = d.id order by ts desc, seq desc limit 1) t`)
+      cross join lateral (select * from telemetry where device_id = d.id ${bound} order by ts desc, seq desc limit 1) t`)
     for (const raw of rows) {
       const row = fromSnakeRow(raw)
-      latest.set(row.deviceId, rowToItem(row))
+      into.set(row.deviceId, rowToItem(row))
     }
-    return latest
   }
 }
 
