@@ -1,16 +1,15 @@
-import { createHash } from 'node:crypto'
+import { X509Certificate } from 'node:crypto'
 import type { HubEvent } from '../../protocol/events.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import type { ProfileRow } from '../db/schema/index.ts'
-import { nameAttribute, OID, readCertificateFields } from '../../esim/certificate-fields.ts'
-import { verifyNotification, type CachedChain, type VerificationResult } from '../../esim/notification-verifier.ts'
-import { decodePendingNotification, type PendingNotification } from '../../esim/pending-notification.ts'
 import type { ProfileInventory, NotificationEffect } from '../inventory/profile-inventory.ts'
 import { profileEventData } from '../inventory/profile-row.ts'
 import type { HubMetrics } from '../metrics.ts'
 import type { EuiccCertificates, HeldCertificate } from '../trust/euicc-certificates.ts'
 import type { TrustStore } from '../trust/trust-store.ts'
+import type { AnchorSet, CheckInput, Verdict } from './notification-check.ts'
 import type { DeviceContext, NotificationRecord, NotificationStore } from './notification-store.ts'
+import type { VerifyPool } from './verify-pool.ts'
 
 export type NotificationSource = 'mqtt' | 'es9plus'
 export interface NotificationDevice { id: string, tenantId: string }
@@ -24,6 +23,8 @@ export interface NotificationPipelineDeps {
   trust: TrustStore
   bus: EventBus
   metrics: HubMetrics
+  /** Decoding and verification, off the event loop. */
+  pool: VerifyPool
   /** A batch that failed (it stays in the inbox when it came over ES9+). */
   onError (err: Error): void
 }
@@ -40,6 +41,7 @@ const MAX_BATCH = 500
 
 interface Job {
   der: Buffer
+  /** Set by the pool's inspection, when the job's batch starts. */
   sha256: string
   source: NotificationSource
   device: NotificationDevice | null
@@ -53,7 +55,7 @@ interface Decision {
   outcome: NotificationOutcome
   record: NotificationRecord | null
   owner: NotificationDevice | null
-  verified: Extract<VerificationResult, { ok: true }> | null
+  verified: Extract<Verdict, { ok: true }> | null
 }
 
 /** One pipeline for both ways in (MQTT `devices/{id}/notifications` and ES9+ handleNotification). Work
@@ -66,14 +68,16 @@ export class NotificationPipeline {
   private queue: Job[] = []
   private running = false
   private readonly idle: Array<() => void> = []
-  /** Verified chains per trust scope (a tenant's anchors differ from another's): '' = platform only. */
-  private readonly chains = new Map<string, Map<string, CachedChain>>()
+  /** Names for trust anchor certificates: a set of anchors is known to the workers by its names. */
+  private readonly anchorIds = new WeakMap<X509Certificate, number>()
+  private nextAnchorId = 1
   private readonly store: NotificationStore
   private readonly inventory: ProfileInventory
   private readonly certificates: EuiccCertificates
   private readonly trust: TrustStore
   private readonly bus: EventBus
   private readonly metrics: HubMetrics
+  private readonly pool: VerifyPool
   private readonly onError: (err: Error) => void
 
   constructor (deps: NotificationPipelineDeps) {
@@ -83,14 +87,14 @@ export class NotificationPipeline {
     this.trust = deps.trust
     this.bus = deps.bus
     this.metrics = deps.metrics
+    this.pool = deps.pool
     this.onError = (err) => { deps.onError(err) }
-    this.trust.onChange(() => this.chains.clear())
   }
 
   /** Processes a notification; resolves with its outcome once committed (the MQTT path acks then). */
   submit (der: Buffer, source: NotificationSource, device: NotificationDevice | null, inboxId: number | null = null): Promise<NotificationOutcome> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ der, sha256: createHash('sha256').update(der).digest('hex'), source, device, inboxId, resolve, reject })
+      this.queue.push({ der, sha256: '', source, device, inboxId, resolve, reject })
       this.schedule()
     })
   }
@@ -137,7 +141,9 @@ export class NotificationPipeline {
     // Each notification is bound to a device before it is verified: over MQTT the sender, over ES9+ the
     // device holding the EID its certificate names (EIDs are unique hub-wide). The device's tenant
     // decides which anchors are trusted: the platform's plus that tenant's.
-    const claimed = jobs.map((job) => claimedEid(decodeQuietly(job.der)))
+    const inspections = await this.pool.inspect(jobs.map((job) => job.der))
+    for (const [i, job] of jobs.entries()) job.sha256 = inspections[i].sha256
+    const claimed = inspections.map((inspection) => inspection.claimedEid)
     const claimedEids = [...new Set(claimed.flatMap((eid) => eid === null ? [] : [eid]))]
     const [owners, existing] = await Promise.all([
       this.store.devicesByEid(claimedEids),
@@ -147,10 +153,13 @@ export class NotificationPipeline {
     const contexts = await this.store.deviceContexts([...new Set(bound.flatMap((d) => d === null ? [] : [d.id]))])
     for (const c of contexts.values()) if (c.eid !== null && !owners.has(c.eid)) owners.set(c.eid, { id: c.id, tenantId: c.tenantId })
     const held = await this.certificates.held([...contexts.values()].flatMap((c) => c.eid === null ? [] : [c.eid]))
-    const results = jobs.map((job, i) => {
+    const sets: AnchorSet[] = []
+    const setAt = new Map<string, number>()
+    const inputs = jobs.map((job, i) => {
       const context = bound[i] === null ? null : contexts.get((bound[i] as NotificationDevice).id) ?? null
-      return this.verify(job, context, context?.eid === null || context === null ? null : held.get(context.eid) ?? null, bound[i]?.tenantId ?? null)
+      return this.input(job, context, context?.eid === null || context === null ? null : held.get(context.eid) ?? null, this.anchorSet(bound[i]?.tenantId ?? null, sets, setAt))
     })
+    const results = await this.pool.check(sets, inputs)
 
     const firstOf = new Map<string, Decision>()
     const seenAccepted = new Set<string>()
@@ -167,7 +176,7 @@ export class NotificationPipeline {
         const status = first.outcome.status === 'rejected' ? 'rejected' : 'duplicate'
         return { job, outcome: { ...first.outcome, status }, record: null, owner: first.owner, verified: null }
       }
-      const decision = this.decide(job, results[i], owners, bound[i])
+      const decision = this.decide(job, results[i], claimed[i], owners, bound[i])
       firstOf.set(job.sha256, decision)
       if (decision.outcome.status === 'accepted') {
         const key = `${decision.outcome.eid as string}:${decision.outcome.seqNumber as number}`
@@ -187,8 +196,8 @@ export class NotificationPipeline {
       const accepted = decisions.filter((d) => d.outcome.status === 'accepted' && d.verified !== null)
       const changed: ProfileRow[] = await this.inventory.applyNotifications(tx, accepted.flatMap((d) => profileEffect(d)))
       const learned = await this.certificates.learn(tx, accepted.flatMap((d) => {
-        const v = d.verified as Extract<VerificationResult, { ok: true }>
-        return v.notification.kind === 'other-signed' ? [{ eid: v.eid, euiccDer: v.euiccCertificateDer, eumDer: v.eumCertificateDer ?? null }] : []
+        const v = d.verified as Extract<Verdict, { ok: true }>
+        return v.euiccCertificateDer !== undefined ? [{ eid: v.eid, euiccDer: v.euiccCertificateDer, eumDer: v.eumCertificateDer ?? null }] : []
       }))
       await this.store.learnEids(tx, accepted.flatMap((d) => {
         const context = d.job.device === null ? undefined : contexts.get(d.job.device.id)
@@ -215,35 +224,45 @@ export class NotificationPipeline {
     for (const event of events) this.bus.publish(event)
   }
 
-  private verify (job: Job, context: DeviceContext | null, held: HeldCertificate | null, tenantId: string | null): VerificationResult {
-    const scope = tenantId ?? ''
-    let chains = this.chains.get(scope)
-    if (chains === undefined) this.chains.set(scope, chains = new Map())
+  /** What a worker needs to verify a job: its bytes, its device's EID and held certificate, its anchors. */
+  private input (job: Job, context: DeviceContext | null, held: HeldCertificate | null, anchors: number): CheckInput {
     // Installation results carry no certificate: the one the hub holds for the device's EID is used, with
     // its EUM certificate, and its whole chain is verified again against this device's anchors (a
     // certificate held without its EUM's cannot be, and verifies nothing).
     const known = held === null || held.eumDer === null ? undefined : { euiccCertificate: held.euiccDer, eumCertificate: held.eumDer }
-    return verifyNotification(job.der, {
-      trustAnchors: this.trust.anchors(tenantId),
-      expectedEid: context?.eid ?? undefined,
-      knownEuiccCertificate: known,
-      chainCache: chains
-    })
+    return { der: job.der, anchors, ...(context === null || context.eid === null ? {} : { expectedEid: context.eid }), ...(known === undefined ? {} : { known }) }
+  }
+
+  /** The index in `sets` of the anchors trusted for a device of `tenantId` (the platform's, and the
+   * tenant's). A set is named by its certificates, so the workers' chains verified against an older set
+   * are not used once the anchors change. */
+  private anchorSet (tenantId: string | null, sets: AnchorSet[], setAt: Map<string, number>): number {
+    const anchors = this.trust.anchors(tenantId)
+    const key = anchors.map((cert) => {
+      let id = this.anchorIds.get(cert)
+      if (id === undefined) this.anchorIds.set(cert, id = this.nextAnchorId++)
+      return id
+    }).join(',')
+    let at = setAt.get(key)
+    if (at === undefined) {
+      setAt.set(key, at = sets.length)
+      sets.push({ key, certificates: anchors.map((cert) => cert.raw) })
+    }
+    return at
   }
 
   /** The outcome of one verified (or not) notification, and the row that records it. Over HTTP the device
    * is the one holding the EID (`bound`); over MQTT the device is the sender, and an EID another device
    * holds is refused. A rejected notification is shown to the tenant of the device it is bound to; one
    * bound to no device (ES9+, an EID no device holds, or none readable) is counted, not stored. */
-  private decide (job: Job, result: VerificationResult, owners: Map<string, NotificationDevice>, bound: NotificationDevice | null): Decision {
-    const fields = describe(result.notification)
+  private decide (job: Job, result: Verdict, claimed: string | null, owners: Map<string, NotificationDevice>, bound: NotificationDevice | null): Decision {
+    const fields = result.fields
     const record = (status: 'accepted' | 'rejected', reason: string | null, detail: string | null, eid: string | null, owner: NotificationDevice | null): NotificationRecord =>
       ({ sha256: job.sha256, der: job.der, source: job.source, status, reason, detail, eid, tenantId: owner?.tenantId ?? null, deviceId: owner?.id ?? null, ...fields })
-    const seqNumber = result.notification?.metadata.seqNumber
+    const seqNumber = fields.seqNumber ?? undefined
     if (!result.ok) {
-      const eid = claimedEid(result.notification)
       const owner = bound
-      const stored = owner === null ? null : record('rejected', result.reason, result.detail, eid, owner)
+      const stored = owner === null ? null : record('rejected', result.reason, result.detail, claimed, owner)
       return { job, outcome: { status: 'rejected', reason: result.reason, detail: result.detail, seqNumber }, record: stored, owner, verified: null }
     }
     const holder = owners.get(result.eid) ?? null
@@ -260,51 +279,9 @@ export class NotificationPipeline {
 /** The profile an accepted notification names, for the inventory (a failed installation result names
  * none: it changes nothing). */
 function profileEffect (d: Decision): NotificationEffect[] {
-  const notification = (d.verified as Extract<VerificationResult, { ok: true }>).notification
-  const { operation, iccid, seqNumber } = notification.metadata
-  if (iccid === undefined) return []
-  if (notification.kind === 'installation-result' && notification.finalResult.kind === 'error') return []
+  const { fields } = d.verified as Extract<Verdict, { ok: true }>
+  const { operation, iccid, seqNumber } = fields
+  if (iccid === null || operation === null || seqNumber === null) return []
+  if (fields.kind === 'installation-result' && fields.result?.kind === 'error') return []
   return [{ eid: d.outcome.eid as string, iccid, operation, seqNumber, tenantId: d.owner?.tenantId ?? null, deviceId: d.owner?.id ?? null }]
-}
-
-/** The decoded notification, or undefined when the DER is not one (the verifier then says why). */
-function decodeQuietly (der: Buffer): PendingNotification | undefined {
-  try {
-    return decodePendingNotification(der)
-  } catch {
-    return undefined
-  }
-}
-
-/** The EID an other-signed notification's certificate names, verified or not. */
-function claimedEid (notification: PendingNotification | undefined): string | null {
-  if (notification?.kind !== 'other-signed') return null
-  try {
-    return nameAttribute(readCertificateFields(notification.euiccCertificateDer).subject, OID.serialNumber) ?? null
-  } catch {
-    return null
-  }
-}
-
-/** The columns a decoded notification fills in. */
-function describe (notification: PendingNotification | undefined) {
-  if (notification === undefined) {
-    return { seqNumber: null, kind: null, operation: null, iccid: null, notificationAddress: null, result: null }
-  }
-  const m = notification.metadata
-  return {
-    seqNumber: m.seqNumber,
-    kind: notification.kind,
-    operation: m.operation,
-    iccid: m.iccid ?? null,
-    notificationAddress: m.notificationAddress,
-    result: notification.kind === 'installation-result'
-      ? { transactionId: Buffer.from(notification.transactionId).toString('hex'), ...finalResult(notification) }
-      : null
-  }
-}
-
-function finalResult (n: Extract<PendingNotification, { kind: 'installation-result' }>) {
-  const r = n.finalResult
-  return r.kind === 'success' ? { kind: 'success', aid: Buffer.from(r.aid).toString('hex') } : { kind: 'error', bppCommandId: r.bppCommandId, errorReason: r.errorReason }
 }
