@@ -40,9 +40,9 @@ export type Verdict =
     ok: true
     eid: string
     fields: NotificationFields
-    /** Other-signed only (the certificates to hold for later installation results). */
-    euiccCertificateDer?: Uint8Array
-    eumCertificateDer?: Uint8Array
+    /** Other-signed only: where in the notification's bytes its eUICC certificate starts and ends (and its
+     * EUM certificate's), the certificates to hold for later installation results. */
+    certificates?: [number, number] | [number, number, number, number]
   }
   | { ok: false, reason: VerificationFailureReason, detail: string, fields: NotificationFields }
 
@@ -77,7 +77,13 @@ export function check (state: CheckerState, sets: readonly AnchorSet[], input: C
   const fields = describe(result.notification)
   if (!result.ok) return { ok: false, reason: result.reason, detail: result.detail, fields }
   if (result.notification.kind !== 'other-signed') return { ok: true, eid: result.eid, fields }
-  return { ok: true, eid: result.eid, fields, euiccCertificateDer: result.euiccCertificateDer, ...(result.eumCertificateDer === undefined ? {} : { eumCertificateDer: result.eumCertificateDer }) }
+  const bytes = Buffer.from(input.der.buffer, input.der.byteOffset, input.der.byteLength)
+  const euicc = bytes.indexOf(result.euiccCertificateDer)
+  const eum = result.eumCertificateDer === undefined ? -1 : bytes.indexOf(result.eumCertificateDer)
+  const certificates: [number, number] | [number, number, number, number] = eum < 0 || result.eumCertificateDer === undefined
+    ? [euicc, euicc + result.euiccCertificateDer.byteLength]
+    : [euicc, euicc + result.euiccCertificateDer.byteLength, eum, eum + result.eumCertificateDer.byteLength]
+  return { ok: true, eid: result.eid, fields, certificates }
 }
 
 function parseQuietly (der: Uint8Array): X509Certificate[] {
