@@ -1,6 +1,6 @@
 // Decodes and verifies a PendingNotification. The eUICC signature (ECDSA SHA-256, r‖s) is checked over
 // the exact received bytes of the signed TLV; the certificate chain the GSMA way. Never throws.
-import { createHash, X509Certificate, verify } from 'node:crypto'
+import { createHash, X509Certificate, verify, type KeyObject } from 'node:crypto'
 import { DerDecodeError } from './der-reader.ts'
 import { decodePendingNotification } from './pending-notification.ts'
 import type { PendingNotification } from './pending-notification.ts'
@@ -93,10 +93,10 @@ export function verifyNotification (input: Uint8Array, ctx: VerifyContext): Veri
   const key = ctx.chainCache === undefined ? '' : chainKey(euiccDer, eumDer, ctx.expectedEid)
   const now = (ctx.now ?? new Date()).getTime()
   const cached = ctx.chainCache?.get(key)
+  const signed = notification.kind === 'other-signed' ? 'BF2F metadata' : 'BF27 result data'
+  const badSignature = `the eUICC signature over the received ${signed} does not verify with the eUICC certificate key`
   if (cached !== undefined && cached.expires > now) {
-    if (!signatureValid(notification, cached.certificate)) {
-      return fail('bad-signature', 'the eUICC signature over the received data does not verify with the eUICC certificate key')
-    }
+    if (!signatureValid(notification, cached.certificate)) return fail('bad-signature', badSignature)
     return { ok: true, notification, eid: cached.eid, euiccCertificateDer: new Uint8Array(euiccDer), ...(eumDer === undefined ? {} : { eumCertificateDer: new Uint8Array(eumDer) }) }
   }
 
@@ -107,10 +107,7 @@ export function verifyNotification (input: Uint8Array, ctx: VerifyContext): Veri
     return fail('malformed', `eUICC certificate cannot be parsed: ${err instanceof Error ? err.message : String(err)}`)
   }
   // The signature goes before the chain: "the data was changed" is the more useful answer.
-  if (!signatureValid(notification, certificate)) {
-    const signed = notification.kind === 'other-signed' ? 'BF2F metadata' : 'BF27 result data'
-    return fail('bad-signature', `the eUICC signature over the received ${signed} does not verify with the eUICC certificate key`)
-  }
+  if (!signatureValid(notification, certificate)) return fail('bad-signature', badSignature)
   const options = { trustAnchors: ctx.trustAnchors, now: ctx.now, expectedEid: ctx.expectedEid }
   const chain = eumDer === undefined
     ? checkKnownEuiccCertificate(euiccDer, options)
@@ -143,9 +140,13 @@ function resolveKnown (ctx: VerifyContext): KnownEuicc | undefined {
   return found instanceof Uint8Array ? { euiccCertificate: found } : found
 }
 
+/** Each certificate's public key, read once (`X509Certificate.publicKey` makes a new KeyObject per read). */
+const publicKeys = new WeakMap<X509Certificate, KeyObject>()
+
 function signatureValid (notification: PendingNotification, certificate: X509Certificate): boolean {
   try {
-    const key = certificate.publicKey
+    let key = publicKeys.get(certificate)
+    if (key === undefined) publicKeys.set(certificate, key = certificate.publicKey)
     if (key.asymmetricKeyType !== 'ec') return false
     return verify('sha256', notification.signedBytes, { key, dsaEncoding: 'ieee-p1363' }, notification.signature)
   } catch {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
+import { pg_trgm as pgTrgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { sql, type SQL } from 'drizzle-orm'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
@@ -43,11 +44,13 @@ interface MigratableDatabase extends Database { migrate(): Promise<void> }
 
 async function openPglite (location: string): Promise<MigratableDatabase> {
   let client: PGlite
+  // pg_trgm: the device search's trigram indexes (migration 0013).
+  const options = { extensions: { pg_trgm: pgTrgm } }
   if (location === 'memory' || location === '') {
-    client = new PGlite()
+    client = new PGlite(options)
   } else {
     mkdirSync(location, { recursive: true })
-    client = new PGlite(location)
+    client = new PGlite(location, options)
   }
   await client.waitReady
   const db = drizzlePglite({ client, schema, casing: 'snake_case' })

@@ -1,19 +1,18 @@
-import { createHash } from 'node:crypto'
+import { X509Certificate } from 'node:crypto'
 import type { HubEvent } from '../../protocol/events.ts'
 import type { EventBus } from '../bus/event-bus.ts'
 import type { ProfileRow } from '../db/schema/index.ts'
-import { nameAttribute, OID, readCertificateFields } from '../../esim/certificate-fields.ts'
-import { verifyNotification, type CachedChain, type VerificationResult } from '../../esim/notification-verifier.ts'
-import { decodePendingNotification, type PendingNotification } from '../../esim/pending-notification.ts'
-import type { ProfileInventory, NotificationEffect } from '../inventory/profile-inventory.ts'
+import type { ProfileInventory } from '../inventory/profile-inventory.ts'
 import { profileEventData } from '../inventory/profile-row.ts'
 import type { HubMetrics } from '../metrics.ts'
 import type { EuiccCertificates, HeldCertificate } from '../trust/euicc-certificates.ts'
 import type { TrustStore } from '../trust/trust-store.ts'
-import type { DeviceContext, NotificationRecord, NotificationStore } from './notification-store.ts'
+import type { AnchorSet, CheckInput, Inspection, Verdict } from './notification-check.ts'
+import { decideBatch, profileEffect, type Decision, type Job, type NotificationDevice, type NotificationOutcome, type NotificationSource } from './notification-decisions.ts'
+import type { DeviceContext, NotificationStore } from './notification-store.ts'
+import type { VerifyPool } from './verify-pool.ts'
 
-export type NotificationSource = 'mqtt' | 'es9plus'
-export interface NotificationDevice { id: string, tenantId: string }
+export type { NotificationDevice, NotificationOutcome, NotificationSource } from './notification-decisions.ts'
 
 export interface NotificationPipelineDeps {
   store: NotificationStore
@@ -24,56 +23,52 @@ export interface NotificationPipelineDeps {
   trust: TrustStore
   bus: EventBus
   metrics: HubMetrics
+  /** Decoding and verification, off the event loop. */
+  pool: VerifyPool
   /** A batch that failed (it stays in the inbox when it came over ES9+). */
   onError (err: Error): void
 }
 
-export interface NotificationOutcome {
-  status: 'accepted' | 'duplicate' | 'rejected'
-  reason?: string
-  detail?: string
-  seqNumber?: number
-  eid?: string
-}
-
 const MAX_BATCH = 500
+/** Notifications inspected per message to the pool as they arrive. */
+const INSPECT_GROUP = 64
 
-interface Job {
-  der: Buffer
-  sha256: string
-  source: NotificationSource
-  device: NotificationDevice | null
-  inboxId: number | null
-  resolve (outcome: NotificationOutcome): void
-  reject (err: Error): void
+/** A batch read and verified, ready to commit. `read` is what it read that an earlier batch's commit
+ * can change: hashes (stored notifications), EIDs (owners, held certificates) and device ids (EIDs). */
+interface Prepared {
+  jobs: Job[]
+  decisions: Decision[]
+  contexts: Map<string, DeviceContext>
+  read: { hashes: Set<string>, eids: Set<string>, devices: Set<string> }
 }
-
-interface Decision {
-  job: Job
-  outcome: NotificationOutcome
-  record: NotificationRecord | null
-  owner: NotificationDevice | null
-  verified: Extract<VerificationResult, { ok: true }> | null
-}
+/** What a commit changed of what `Prepared.read` covers. */
+interface Changes { hashes: string[], eids: string[], devices: string[] }
 
 /** One pipeline for both ways in (MQTT `devices/{id}/notifications` and ES9+ handleNotification). Work
  * is taken in batches: a few set-based reads, the verifications (over the exact received bytes; chains
  * cached), then one transaction that records every outcome, deduplicates (SHA-256 of the DER; (EID,
  * seqNumber) of accepted ones), updates the profile inventory in seqNumber order and clears the ES9+
- * inbox. Callers hear the outcome after the commit; events are published after it too. Batches run one
- * at a time, so a device's notifications are applied in the order they arrived. */
+ * inbox. Callers hear the outcome after the commit; events are published after it too. Batches commit
+ * one at a time, so a device's notifications are applied in the order they arrived. The CPU work (hash,
+ * decode, signature, chain) is the verify pool's: a notification is inspected as it arrives, and the
+ * next batch is read and verified while the previous one commits; should that commit change what the
+ * next batch read (a stored hash, an EID learned, a certificate held), the next batch is read and
+ * verified again after it. */
 export class NotificationPipeline {
   private queue: Job[] = []
+  private arrivals: Array<{ job: Job, settle (inspection: Promise<Inspection>): void }> = []
   private running = false
   private readonly idle: Array<() => void> = []
-  /** Verified chains per trust scope (a tenant's anchors differ from another's): '' = platform only. */
-  private readonly chains = new Map<string, Map<string, CachedChain>>()
+  /** Names for trust anchor certificates: a set of anchors is known to the workers by its names. */
+  private readonly anchorIds = new WeakMap<X509Certificate, number>()
+  private nextAnchorId = 1
   private readonly store: NotificationStore
   private readonly inventory: ProfileInventory
   private readonly certificates: EuiccCertificates
   private readonly trust: TrustStore
   private readonly bus: EventBus
   private readonly metrics: HubMetrics
+  private readonly pool: VerifyPool
   private readonly onError: (err: Error) => void
 
   constructor (deps: NotificationPipelineDeps) {
@@ -83,14 +78,21 @@ export class NotificationPipeline {
     this.trust = deps.trust
     this.bus = deps.bus
     this.metrics = deps.metrics
+    this.pool = deps.pool
     this.onError = (err) => { deps.onError(err) }
-    this.trust.onChange(() => this.chains.clear())
   }
 
   /** Processes a notification; resolves with its outcome once committed (the MQTT path acks then). */
   submit (der: Buffer, source: NotificationSource, device: NotificationDevice | null, inboxId: number | null = null): Promise<NotificationOutcome> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ der, sha256: createHash('sha256').update(der).digest('hex'), source, device, inboxId, resolve, reject })
+      let settle: (inspection: Promise<Inspection>) => void = () => {}
+      const inspection = new Promise<Inspection>((resolve) => { settle = resolve })
+      inspection.catch(() => {}) // a failed inspection fails the job's batch, which rejects the job
+      const job: Job = { der, source, device, inboxId, inspection, sha256: '', resolve, reject }
+      // Arrivals go to the pool in groups (one message per group): as soon as a group is full, or when
+      // the batch they belong to is prepared.
+      if (this.arrivals.push({ job, settle }) >= INSPECT_GROUP) this.inspectArrivals()
+      this.queue.push(job)
       this.schedule()
     })
   }
@@ -114,6 +116,13 @@ export class NotificationPipeline {
     await new Promise<void>((resolve) => this.idle.push(resolve))
   }
 
+  private inspectArrivals (): void {
+    if (this.arrivals.length === 0) return
+    const arrived = this.arrivals.splice(0)
+    const inspected = this.pool.inspect(arrived.map((a) => a.job.der))
+    for (const [i, a] of arrived.entries()) a.settle(inspected.then((all) => all[i]))
+  }
+
   private schedule (): void {
     if (this.running) return
     this.running = true
@@ -121,23 +130,41 @@ export class NotificationPipeline {
   }
 
   private async drain (): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH)
-      try {
-        await this.processBatch(batch)
-      } catch (err) {
-        for (const job of batch) job.reject(err as Error)
+    let current: Prepared | null = null
+    while (current !== null || this.queue.length > 0) {
+      if (current === null) {
+        current = await this.prepare(this.queue.splice(0, MAX_BATCH))
+        continue
       }
+      const committing = this.commit(current)
+      const ahead = this.queue.length > 0 ? this.prepare(this.queue.splice(0, MAX_BATCH)) : null
+      const changes = await committing
+      let next = await ahead
+      if (next !== null && changes !== null && touches(next, changes)) next = await this.prepare(next.jobs)
+      current = next
     }
     this.running = false
     for (const resolve of this.idle.splice(0)) resolve()
   }
 
-  private async processBatch (jobs: Job[]): Promise<void> {
+  /** Reads what the batch needs and verifies it; null when that failed (its jobs are rejected). */
+  private async prepare (jobs: Job[]): Promise<Prepared | null> {
+    try {
+      return await this.read(jobs)
+    } catch (err) {
+      for (const job of jobs) job.reject(err as Error)
+      return null
+    }
+  }
+
+  private async read (jobs: Job[]): Promise<Prepared> {
     // Each notification is bound to a device before it is verified: over MQTT the sender, over ES9+ the
     // device holding the EID its certificate names (EIDs are unique hub-wide). The device's tenant
     // decides which anchors are trusted: the platform's plus that tenant's.
-    const claimed = jobs.map((job) => claimedEid(decodeQuietly(job.der)))
+    this.inspectArrivals()
+    const inspections = await Promise.all(jobs.map((job) => job.inspection))
+    for (const [i, job] of jobs.entries()) job.sha256 = inspections[i].sha256
+    const claimed = inspections.map((inspection) => inspection.claimedEid)
     const claimedEids = [...new Set(claimed.flatMap((eid) => eid === null ? [] : [eid]))]
     const [owners, existing] = await Promise.all([
       this.store.devicesByEid(claimedEids),
@@ -146,40 +173,36 @@ export class NotificationPipeline {
     const bound = jobs.map((job, i) => job.device ?? (claimed[i] === null ? null : owners.get(claimed[i] as string) ?? null))
     const contexts = await this.store.deviceContexts([...new Set(bound.flatMap((d) => d === null ? [] : [d.id]))])
     for (const c of contexts.values()) if (c.eid !== null && !owners.has(c.eid)) owners.set(c.eid, { id: c.id, tenantId: c.tenantId })
-    const held = await this.certificates.held([...contexts.values()].flatMap((c) => c.eid === null ? [] : [c.eid]))
-    const results = jobs.map((job, i) => {
+    const contextEids = [...contexts.values()].flatMap((c) => c.eid === null ? [] : [c.eid])
+    const held = await this.certificates.held(contextEids)
+    const sets: AnchorSet[] = []
+    const setAt = new Map<string, number>()
+    const inputs = jobs.map((job, i) => {
       const context = bound[i] === null ? null : contexts.get((bound[i] as NotificationDevice).id) ?? null
-      return this.verify(job, context, context?.eid === null || context === null ? null : held.get(context.eid) ?? null, bound[i]?.tenantId ?? null)
+      return this.input(job, context, context?.eid === null || context === null ? null : held.get(context.eid) ?? null, this.anchorSet(bound[i]?.tenantId ?? null, sets, setAt))
     })
+    const verdicts = await this.pool.check(sets, inputs)
+    const decisions = decideBatch({ jobs, verdicts, claimed, bound, owners, existing })
+    const read = { hashes: new Set(jobs.map((j) => j.sha256)), eids: new Set([...claimedEids, ...contextEids]), devices: new Set(contexts.keys()) }
+    return { jobs, decisions, contexts, read }
+  }
 
-    const firstOf = new Map<string, Decision>()
-    const seenAccepted = new Set<string>()
-    const decisions: Decision[] = jobs.map((job, i) => {
-      const stored = existing.get(job.sha256)
-      if (stored !== undefined) {
-        // A byte-identical resend: answered like the original (a duplicate of an accepted one).
-        const status = stored.status === 'rejected' ? 'rejected' : 'duplicate'
-        return { job, outcome: { status, reason: stored.reason ?? undefined, seqNumber: stored.seqNumber ?? undefined, eid: stored.eid ?? undefined }, record: null, owner: bound[i], verified: null }
-      }
-      const first = firstOf.get(job.sha256)
-      if (first !== undefined) {
-        // The same bytes twice in one batch: the second gets the first's answer, and no row of its own.
-        const status = first.outcome.status === 'rejected' ? 'rejected' : 'duplicate'
-        return { job, outcome: { ...first.outcome, status }, record: null, owner: first.owner, verified: null }
-      }
-      const decision = this.decide(job, results[i], owners, bound[i])
-      firstOf.set(job.sha256, decision)
-      if (decision.outcome.status === 'accepted') {
-        const key = `${decision.outcome.eid as string}:${decision.outcome.seqNumber as number}`
-        if (seenAccepted.has(key)) return { ...decision, outcome: { ...decision.outcome, status: 'duplicate' }, record: null }
-        seenAccepted.add(key)
-      }
-      return decision
-    })
+  /** Records the batch in one transaction, then answers and publishes; null when it failed. */
+  private async commit (prepared: Prepared): Promise<Changes | null> {
+    try {
+      return await this.write(prepared)
+    } catch (err) {
+      for (const job of prepared.jobs) job.reject(err as Error)
+      return null
+    }
+  }
 
+  private async write ({ jobs, decisions, contexts }: Prepared): Promise<Changes> {
     const events: HubEvent[] = []
+    const changes: Changes = { hashes: [], eids: [], devices: [] }
     const rememberLearned = await this.store.transaction(async (tx) => {
       const inserted = await this.store.insert(tx, decisions.flatMap((d) => d.record === null ? [] : [d.record]))
+      changes.hashes = [...inserted]
       for (const d of decisions) {
         // Not inserted: an accepted notification with the same (EID, seqNumber) was already stored.
         if (d.record !== null && !inserted.has(d.record.sha256)) d.outcome = { ...d.outcome, status: 'duplicate' }
@@ -187,16 +210,20 @@ export class NotificationPipeline {
       const accepted = decisions.filter((d) => d.outcome.status === 'accepted' && d.verified !== null)
       const changed: ProfileRow[] = await this.inventory.applyNotifications(tx, accepted.flatMap((d) => profileEffect(d)))
       const learned = await this.certificates.learn(tx, accepted.flatMap((d) => {
-        const v = d.verified as Extract<VerificationResult, { ok: true }>
-        return v.notification.kind === 'other-signed' ? [{ eid: v.eid, euiccDer: v.euiccCertificateDer, eumDer: v.eumCertificateDer ?? null }] : []
+        const v = d.verified as Extract<Verdict, { ok: true }>
+        const at = v.certificates
+        return at === undefined ? [] : [{ eid: v.eid, euiccDer: d.job.der.subarray(at[0], at[1]), eumDer: at.length === 4 ? d.job.der.subarray(at[2], at[3]) : null }]
       }))
-      await this.store.learnEids(tx, accepted.flatMap((d) => {
+      const eids = accepted.flatMap((d) => {
         const context = d.job.device === null ? undefined : contexts.get(d.job.device.id)
         return context !== undefined && context.eid === null ? [{ deviceId: context.id, eid: d.outcome.eid as string }] : []
-      }))
+      })
+      await this.store.learnEids(tx, eids)
+      changes.eids = [...learned.eids, ...eids.map((e) => e.eid)]
+      changes.devices = eids.map((e) => e.deviceId)
       await this.store.clearInbox(tx, jobs.flatMap((j) => j.inboxId === null ? [] : [j.inboxId]))
       for (const p of changed) if (p.tenantId !== null) events.push({ type: 'profile.changed', tenantId: p.tenantId, data: profileEventData(p) })
-      return learned
+      return learned.remember
     })
     rememberLearned() // committed: this process need not write these certificates again
 
@@ -213,98 +240,38 @@ export class NotificationPipeline {
       d.job.resolve(d.outcome)
     }
     for (const event of events) this.bus.publish(event)
+    return changes
   }
 
-  private verify (job: Job, context: DeviceContext | null, held: HeldCertificate | null, tenantId: string | null): VerificationResult {
-    const scope = tenantId ?? ''
-    let chains = this.chains.get(scope)
-    if (chains === undefined) this.chains.set(scope, chains = new Map())
+  /** What a worker needs to verify a job: its bytes, its device's EID and held certificate, its anchors. */
+  private input (job: Job, context: DeviceContext | null, held: HeldCertificate | null, anchors: number): CheckInput {
     // Installation results carry no certificate: the one the hub holds for the device's EID is used, with
     // its EUM certificate, and its whole chain is verified again against this device's anchors (a
     // certificate held without its EUM's cannot be, and verifies nothing).
     const known = held === null || held.eumDer === null ? undefined : { euiccCertificate: held.euiccDer, eumCertificate: held.eumDer }
-    return verifyNotification(job.der, {
-      trustAnchors: this.trust.anchors(tenantId),
-      expectedEid: context?.eid ?? undefined,
-      knownEuiccCertificate: known,
-      chainCache: chains
-    })
+    return { der: job.der, anchors, ...(context === null || context.eid === null ? {} : { expectedEid: context.eid }), ...(known === undefined ? {} : { known }) }
   }
 
-  /** The outcome of one verified (or not) notification, and the row that records it. Over HTTP the device
-   * is the one holding the EID (`bound`); over MQTT the device is the sender, and an EID another device
-   * holds is refused. A rejected notification is shown to the tenant of the device it is bound to; one
-   * bound to no device (ES9+, an EID no device holds, or none readable) is counted, not stored. */
-  private decide (job: Job, result: VerificationResult, owners: Map<string, NotificationDevice>, bound: NotificationDevice | null): Decision {
-    const fields = describe(result.notification)
-    const record = (status: 'accepted' | 'rejected', reason: string | null, detail: string | null, eid: string | null, owner: NotificationDevice | null): NotificationRecord =>
-      ({ sha256: job.sha256, der: job.der, source: job.source, status, reason, detail, eid, tenantId: owner?.tenantId ?? null, deviceId: owner?.id ?? null, ...fields })
-    const seqNumber = result.notification?.metadata.seqNumber
-    if (!result.ok) {
-      const eid = claimedEid(result.notification)
-      const owner = bound
-      const stored = owner === null ? null : record('rejected', result.reason, result.detail, eid, owner)
-      return { job, outcome: { status: 'rejected', reason: result.reason, detail: result.detail, seqNumber }, record: stored, owner, verified: null }
+  /** The index in `sets` of the anchors trusted for a device of `tenantId` (the platform's, and the
+   * tenant's). A set is named by its certificates, so the workers' chains verified against an older set
+   * are not used once the anchors change. */
+  private anchorSet (tenantId: string | null, sets: AnchorSet[], setAt: Map<string, number>): number {
+    const anchors = this.trust.anchors(tenantId)
+    const key = anchors.map((cert) => {
+      let id = this.anchorIds.get(cert)
+      if (id === undefined) this.anchorIds.set(cert, id = this.nextAnchorId++)
+      return id
+    }).join(',')
+    let at = setAt.get(key)
+    if (at === undefined) {
+      setAt.set(key, at = sets.length)
+      sets.push({ key, certificates: anchors.map((cert) => cert.raw) })
     }
-    const holder = owners.get(result.eid) ?? null
-    if (job.device !== null && holder !== null && holder.id !== job.device.id) {
-      // Names neither the device nor the tenant holding the EID: the sender's tenant reads this.
-      const detail = `EID ${result.eid} is registered to another device`
-      return { job, outcome: { status: 'rejected', reason: 'eid-mismatch', detail, seqNumber }, record: record('rejected', 'eid-mismatch', detail, result.eid, job.device), owner: job.device, verified: null }
-    }
-    const owner = bound ?? holder
-    return { job, outcome: { status: 'accepted', seqNumber, eid: result.eid }, record: record('accepted', null, null, result.eid, owner), owner, verified: result }
+    return at
   }
 }
 
-/** The profile an accepted notification names, for the inventory (a failed installation result names
- * none: it changes nothing). */
-function profileEffect (d: Decision): NotificationEffect[] {
-  const notification = (d.verified as Extract<VerificationResult, { ok: true }>).notification
-  const { operation, iccid, seqNumber } = notification.metadata
-  if (iccid === undefined) return []
-  if (notification.kind === 'installation-result' && notification.finalResult.kind === 'error') return []
-  return [{ eid: d.outcome.eid as string, iccid, operation, seqNumber, tenantId: d.owner?.tenantId ?? null, deviceId: d.owner?.id ?? null }]
-}
-
-/** The decoded notification, or undefined when the DER is not one (the verifier then says why). */
-function decodeQuietly (der: Buffer): PendingNotification | undefined {
-  try {
-    return decodePendingNotification(der)
-  } catch {
-    return undefined
-  }
-}
-
-/** The EID an other-signed notification's certificate names, verified or not. */
-function claimedEid (notification: PendingNotification | undefined): string | null {
-  if (notification?.kind !== 'other-signed') return null
-  try {
-    return nameAttribute(readCertificateFields(notification.euiccCertificateDer).subject, OID.serialNumber) ?? null
-  } catch {
-    return null
-  }
-}
-
-/** The columns a decoded notification fills in. */
-function describe (notification: PendingNotification | undefined) {
-  if (notification === undefined) {
-    return { seqNumber: null, kind: null, operation: null, iccid: null, notificationAddress: null, result: null }
-  }
-  const m = notification.metadata
-  return {
-    seqNumber: m.seqNumber,
-    kind: notification.kind,
-    operation: m.operation,
-    iccid: m.iccid ?? null,
-    notificationAddress: m.notificationAddress,
-    result: notification.kind === 'installation-result'
-      ? { transactionId: Buffer.from(notification.transactionId).toString('hex'), ...finalResult(notification) }
-      : null
-  }
-}
-
-function finalResult (n: Extract<PendingNotification, { kind: 'installation-result' }>) {
-  const r = n.finalResult
-  return r.kind === 'success' ? { kind: 'success', aid: Buffer.from(r.aid).toString('hex') } : { kind: 'error', bppCommandId: r.bppCommandId, errorReason: r.errorReason }
+/** Whether a commit changed what a batch prepared meanwhile has read. */
+function touches (next: Prepared, changes: Changes): boolean {
+  return changes.hashes.some((h) => next.read.hashes.has(h)) || changes.eids.some((e) => next.read.eids.has(e)) || changes.devices.some((d) => next.read.devices.has(d))
 }

@@ -25,17 +25,20 @@ export class EuiccCertificates {
     await this.save(this.database.db, eid, euiccDer, eumDer, 'registered')
   }
 
-  /** Holds the certificates of accepted notifications, in the pipeline's transaction. Call the returned
-   * function once that transaction has committed: this process then skips writing them again. */
-  async learn (tx: Tx, certificates: ReadonlyArray<{ eid: string, euiccDer: Uint8Array, eumDer: Uint8Array | null }>): Promise<() => void> {
+  /** Holds the certificates of accepted notifications, in the pipeline's transaction: returns the EIDs
+   * written, and `remember`, to call once that transaction has committed (this process then skips
+   * writing them again). */
+  async learn (tx: Tx, certificates: ReadonlyArray<{ eid: string, euiccDer: Uint8Array, eumDer: Uint8Array | null }>): Promise<{ eids: string[], remember: () => void }> {
     const written: string[] = []
+    const eids: string[] = []
     for (const c of certificates) {
       const key = `${c.eid}:${createHash('sha256').update(c.euiccDer).digest('hex')}`
       if (this.learned.has(key) || written.includes(key)) continue
       await this.save(tx, c.eid, c.euiccDer, c.eumDer, 'notification')
       written.push(key)
+      eids.push(c.eid)
     }
-    return () => { for (const key of written) this.learned.add(key) }
+    return { eids, remember: () => { for (const key of written) this.learned.add(key) } }
   }
 
   /** What the hub holds for these EIDs (EIDs it holds nothing for are absent). */

@@ -28,7 +28,12 @@ export const devices = pgTable('devices', {
 }, (table) => [
   index().on(table.tenantId, table.createdAt, table.id),
   index('devices_tags_idx').using('gin', table.tags),
-  index().on(table.tenantId, table.site)
+  index().on(table.tenantId, table.site),
+  // The device list's `q` (ILIKE '%…%' on name, id, EID and IMEI): trigram indexes (pg_trgm, migration 0013).
+  index('devices_name_trgm_idx').using('gin', table.name.op('gin_trgm_ops')),
+  index('devices_id_trgm_idx').using('gin', table.id.op('gin_trgm_ops')),
+  index('devices_eid_trgm_idx').using('gin', table.eid.op('gin_trgm_ops')),
+  index('devices_imei_trgm_idx').using('gin', table.imei.op('gin_trgm_ops'))
 ])
 
 /** Client certificates the hub's device CA issued (subject CN = device id). A revoked one is refused at
