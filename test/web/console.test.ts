@@ -106,12 +106,12 @@ t.test('the console', async t => {
       const faces = [...document.fonts].filter(f => f.family.replace(/"/g, '') === 'Noto Sans Myanmar')
       return { loaded: faces.filter(f => f.status === 'loaded').length, check: document.fonts.check('16px "Noto Sans Myanmar"', 'မြန်မာ') }
     })
-    t.ok(font.loaded >= 1, 'the Myanmar web font is loaded (from the hub, /fonts/)')
+    t.ok(font.loaded >= 1, 'the Myanmar web font is loaded (from the hub, /assets/)')
     t.ok(font.check, 'and renders Myanmar script')
     const family = await page.locator('fleet-table [data-col=name] a').first().evaluate(el => getComputedStyle(el).fontFamily)
     t.match(family, /Noto Sans Myanmar/, 'the font stack of the table names it')
     const fontRequests = await page.evaluate(() => performance.getEntriesByType('resource').map(e => e.name).filter(n => /\.woff2/.test(n)))
-    t.ok(fontRequests.length > 0 && fontRequests.every(n => n.startsWith(hub.httpUrl + '/fonts/')), 'font files come from the hub itself')
+    t.ok(fontRequests.length > 0 && fontRequests.every(n => n.startsWith(hub.httpUrl + '/assets/')), 'font files come from the hub itself')
     for (const [name, options] of [['desktop-my', {}], ['desktop-my-dark', { colorScheme: 'dark' as const }]] as const) {
       const shot = await newPage(browser, options)
       await shot.page.addInitScript(() => localStorage.setItem('euicc-hub.locale', 'my'))
