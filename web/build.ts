@@ -5,6 +5,7 @@ import { createRequire } from 'node:module'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
+import { catalogueValues, shortKeys } from './build-catalogues.ts'
 import { assetsFolder, hashedName, pruneAssets, writeServed } from './build-output.ts'
 
 const webDir = dirname(fileURLToPath(import.meta.url))
@@ -110,10 +111,13 @@ export async function buildWeb (options: { outdir?: string } = {}): Promise<WebB
 const minifyTemplates: Plugin = {
   name: 'minify-templates',
   setup (pluginBuild) {
+    const keys = shortKeys(join(webDir, 'src'))
     pluginBuild.onLoad({ filter: /[\\/]web[\\/]src[\\/].*\.ts$/ }, async args => ({
-      contents: minifyTaggedTemplates(await readFile(args.path, 'utf8')),
+      contents: (await keys)(minifyTaggedTemplates(await readFile(args.path, 'utf8'))),
       loader: 'ts'
     }))
+    // a library's stylesheet (uPlot's), adopted as text: minified as the templates' css
+    pluginBuild.onLoad({ filter: /\.css$/ }, async args => ({ contents: minifyCss(await readFile(args.path, 'utf8')), loader: 'text' }))
   }
 }
 
@@ -195,33 +199,6 @@ export function minifyTaggedTemplates (source: string): string {
   }
   code(false)
   return out
-}
-
-/**
- * The Myanmar catalogue without its keys: my.ts has exactly en.ts's keys (its type and
- * test/web/i18n.test.ts say so), so it is bundled as its values in en.ts's key order and rebuilt from
- * en's keys when loaded; each key is then in the bundle once less (about 1 KB gzipped).
- */
-const catalogueValues: Plugin = {
-  name: 'catalogue-values',
-  setup (pluginBuild) {
-    pluginBuild.onLoad({ filter: /[\\/]web[\\/]src[\\/]i18n[\\/]my\.ts$/ }, async args => {
-      const [{ en }, { my }] = await Promise.all([evaluate(join(dirname(args.path), 'en.ts')), evaluate(args.path)])
-      const values = Object.keys(en).map(key => my[key] ?? en[key])
-      return {
-        contents: `import { en, type MessageKey } from './en.ts'
-const values = ${JSON.stringify(values)}
-export const my = Object.fromEntries(Object.keys(en).map((key, i) => [key, values[i]])) as Record<MessageKey, string>`,
-        loader: 'ts'
-      }
-    })
-  }
-}
-
-/** A catalogue module (with the parts it imports), evaluated from its source as it is now. */
-async function evaluate (path: string): Promise<Record<string, Record<string, string>>> {
-  const { outputFiles } = await build({ entryPoints: [path], bundle: true, write: false, format: 'esm', platform: 'neutral', logLevel: 'silent' })
-  return await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].contents).toString('base64')}`)
 }
 
 function minifyCss (text: string): string {
