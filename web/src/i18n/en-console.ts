@@ -153,7 +153,7 @@ export const enConsole = {
   'campaigns.rate': 'Devices per minute',
   'campaigns.threshold': 'Stop after failures',
   'campaigns.start': 'Start campaign',
-  'campaigns.filterHint': 'A campaign reaches the devices that have all the tags given and a profile of the operator chosen (at least one of the two).',
+  'campaigns.filterHint': 'A campaign reaches the devices that have all the tags given, a profile of the operator chosen and are at the site given (at least one of the three).',
   'campaigns.needFilter': 'Choose tags or an operator: a campaign needs a filter.',
   'campaigns.rateOf': '{rate} per minute',
   'campaigns.pause': 'Pause',
