@@ -66,7 +66,7 @@ export const viewStyles = css`
   .mono { font-family: var(--hub-mono); font-size: 0.8rem; }
   .muted { color: var(--hub-muted); }
   .error { color: var(--hub-danger); }
-  .ok { color: var(--hub-online); }
+  .ok { color: var(--hub-online-text); }
   .secret { font-family: var(--hub-mono); user-select: all; word-break: break-all; background: var(--hub-tag-bg); padding: 0.1rem 0.3rem; border-radius: var(--hub-radius); }
   .badge { display: inline-block; padding: 0 0.45rem; border-radius: 0.6rem; background: var(--hub-tag-bg); font-size: 0.75rem; line-height: 1.3rem; white-space: nowrap; }
   .badge.good { background: var(--hub-online-halo); color: var(--hub-online-text); }
