@@ -1,50 +1,52 @@
 // Builds the dashboard into web/dist: `npm run build:web`, or buildWeb() from a test.
 import { build, type Plugin } from 'esbuild'
-import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { basename, dirname, join, resolve } from 'node:path'
+import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib'
+import { gzipSync } from 'node:zlib'
+import { catalogueValues, shortKeys } from './build-catalogues.ts'
+import { assetsFolder, hashedName, pruneAssets, writeServed } from './build-output.ts'
 
 const webDir = dirname(fileURLToPath(import.meta.url))
-const staticFiles = ['index.html', 'app.css', 'favicon.svg']
 /** The Myanmar web font (@fontsource/noto-sans-myanmar, Myanmar subset, regular and semibold), served
- * from /fonts/ by the hub itself (app.css names them in @font-face): nothing from a CDN. */
+ * by the hub itself (app.css names them in @font-face as /fonts/<file>, which the build points at their
+ * hashed copies): nothing from a CDN. */
 const fontFiles = [400, 600].map(weight => `@fontsource/noto-sans-myanmar/files/noto-sans-myanmar-myanmar-${weight}-normal.woff2`)
 const require = createRequire(import.meta.url)
 
 export interface WebBuildResult {
   outdir: string
-  /** Size of app.js (the entry, what the first page needs) in bytes. */
+  /** The entry script's URL path, as index.html names it (/assets/app-<hash>.js). */
+  entry: string
+  /** Size of the entry script (what the first page needs) in bytes. */
   rawBytes: number
-  /** Size of app.js gzipped (level 9) in bytes. */
+  /** Size of the entry script gzipped (level 9) in bytes. */
   gzipBytes: number
   /** All JavaScript, lazily loaded chunks included (the device page's charts), gzipped, in bytes. */
   totalGzipBytes: number
 }
 
-/** Served compressed: each of these gets a `.br` and a `.gz` beside it (the server picks by
- * Accept-Encoding, @fastify/static `preCompressed`). */
-const compressible = /\.(js|css|html|svg)$/
-
 /**
- * Bundles web/src/main.ts into `outdir`/app.js (ESM, minified, ES2022, with a
- * separate source map that app.js does not name and the server refuses to
- * serve: no public source map) and copies the static files beside it, each
- * text file also precompressed (brotli and gzip). Each file is written under
- * a temporary name and renamed, so a server reading `outdir` meanwhile never
- * sees half a file. Names are not content-hashed, so the server keeps its
- * default caching (revalidation by ETag / Last-Modified); lazily loaded
- * chunks (chunks/, e.g. the charts) are, so an old app.js never loads a new one.
+ * Bundles web/src/main.ts into `outdir`/assets (ESM, minified, ES2022) and writes every asset under a
+ * content-hashed name there: the entry script and its lazily loaded chunks (esbuild's [hash]), app.css
+ * and the fonts it names (a hash of their bytes); index.html and favicon.svg keep their names and
+ * index.html names the hashed files. Each text file is also precompressed (brotli and gzip). Hashed
+ * names let the server cache assets for a year (immutable) while index.html is revalidated on every
+ * load. The source maps are separate files that no script names and the server refuses to serve (no
+ * public source map). The assets of the previous build are kept (a page loaded before this build may
+ * still ask for its chunks), older ones removed.
  */
 export async function buildWeb (options: { outdir?: string } = {}): Promise<WebBuildResult> {
   const outdir = resolve(options.outdir ?? join(webDir, 'dist'))
+  const assets = join(outdir, assetsFolder)
   const result = await build({
     entryPoints: { app: join(webDir, 'src/main.ts') },
-    outdir,
+    outdir: assets,
     bundle: true,
     splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
+    entryNames: '[name]-[hash]',
+    chunkNames: '[name]-[hash]',
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
@@ -57,45 +59,46 @@ export async function buildWeb (options: { outdir?: string } = {}): Promise<WebB
     // Myanmar text as UTF-8 (3 bytes a letter) rather than \uXXXX escapes (6): app.js is a module
     // script, which the browser always decodes as UTF-8
     charset: 'utf8',
+    metafile: true,
     plugins: [catalogueValues, minifyTemplates],
     write: false,
     logLevel: 'warning'
   })
-  await mkdir(outdir, { recursive: true })
-  // a page loaded before this build may still ask for the previous build's chunks: they are kept
-  await mkdir(join(outdir, 'chunks'), { recursive: true })
+  await mkdir(assets, { recursive: true })
+  const written: string[] = []
+  let entry = ''
   let rawBytes = 0
   let gzipBytes = 0
   let totalGzipBytes = 0
   for (const file of result.outputFiles) {
-    await writeAtomically(file.path, file.contents)
-    if (compressible.test(file.path)) await writeCompressed(file.path, file.contents)
-    if (file.path.endsWith('.js')) {
-      const gzipped = gzipSync(file.contents, { level: 9 }).byteLength
-      totalGzipBytes += gzipped
-      if (file.path === join(outdir, 'app.js')) {
-        rawBytes = file.contents.byteLength
-        gzipBytes = gzipped
-      }
+    written.push(...await writeServed(file.path, file.contents))
+    if (!file.path.endsWith('.js')) continue
+    const gzipped = gzipSync(file.contents, { level: 9 }).byteLength
+    totalGzipBytes += gzipped
+    const output = result.metafile.outputs[relative(process.cwd(), file.path).split(sep).join('/')]
+    if (output?.entryPoint?.endsWith('src/main.ts') === true) {
+      entry = `/${assetsFolder}/${basename(file.path)}`
+      rawBytes = file.contents.byteLength
+      gzipBytes = gzipped
     }
   }
-  await mkdir(join(outdir, 'fonts'), { recursive: true })
+  let css = await readFile(join(webDir, 'app.css'), 'utf8')
   for (const font of fontFiles) {
-    // woff2 is compressed already: no .br/.gz beside it
-    const temporary = join(outdir, 'fonts', `.${process.pid}.${++temporaryCount}.tmp`)
-    await copyFile(require.resolve(font), temporary)
-    await rename(temporary, join(outdir, 'fonts', basename(font)))
+    const contents = await readFile(require.resolve(font))
+    const name = hashedName(basename(font), contents)
+    written.push(...await writeServed(join(assets, name), contents))
+    css = css.replaceAll(`/fonts/${basename(font)}`, `/${assetsFolder}/${name}`)
   }
-  for (const name of staticFiles) {
-    const temporary = join(outdir, `.${process.pid}.${++temporaryCount}.tmp`)
-    await copyFile(join(webDir, name), temporary)
-    await rename(temporary, join(outdir, name))
-    if (compressible.test(name)) await writeCompressed(join(outdir, name), await readFile(join(outdir, name)))
-  }
-  return { outdir, rawBytes, gzipBytes, totalGzipBytes }
+  const cssName = hashedName('app.css', Buffer.from(css))
+  written.push(...await writeServed(join(assets, cssName), Buffer.from(css)))
+  const index = (await readFile(join(webDir, 'index.html'), 'utf8'))
+    .replace('href="/app.css"', `href="/${assetsFolder}/${cssName}"`)
+    .replace('src="/app.js"', `src="${entry}"`)
+  await writeServed(join(outdir, 'favicon.svg'), await readFile(join(webDir, 'favicon.svg')))
+  await writeServed(join(outdir, 'index.html'), Buffer.from(index))
+  await pruneAssets(outdir, written)
+  return { outdir, entry, rawBytes, gzipBytes, totalGzipBytes }
 }
-
-let temporaryCount = 0
 
 /**
  * The indentation inside the components' `html` and `css` templates, which esbuild keeps (a template's
@@ -108,10 +111,13 @@ let temporaryCount = 0
 const minifyTemplates: Plugin = {
   name: 'minify-templates',
   setup (pluginBuild) {
+    const keys = shortKeys(join(webDir, 'src'))
     pluginBuild.onLoad({ filter: /[\\/]web[\\/]src[\\/].*\.ts$/ }, async args => ({
-      contents: minifyTaggedTemplates(await readFile(args.path, 'utf8')),
+      contents: (await keys)(minifyTaggedTemplates(await readFile(args.path, 'utf8'))),
       loader: 'ts'
     }))
+    // a library's stylesheet (uPlot's), adopted as text: minified as the templates' css
+    pluginBuild.onLoad({ filter: /\.css$/ }, async args => ({ contents: minifyCss(await readFile(args.path, 'utf8')), loader: 'text' }))
   }
 }
 
@@ -195,46 +201,8 @@ export function minifyTaggedTemplates (source: string): string {
   return out
 }
 
-/**
- * The Myanmar catalogue without its keys: my.ts has exactly en.ts's keys (its type and
- * test/web/i18n.test.ts say so), so it is bundled as its values in en.ts's key order and rebuilt from
- * en's keys when loaded; each key is then in the bundle once less (about 1 KB gzipped).
- */
-const catalogueValues: Plugin = {
-  name: 'catalogue-values',
-  setup (pluginBuild) {
-    pluginBuild.onLoad({ filter: /[\\/]web[\\/]src[\\/]i18n[\\/]my\.ts$/ }, async args => {
-      const [{ en }, { my }] = await Promise.all([evaluate(join(dirname(args.path), 'en.ts')), evaluate(args.path)])
-      const values = Object.keys(en).map(key => my[key] ?? en[key])
-      return {
-        contents: `import { en, type MessageKey } from './en.ts'
-const values = ${JSON.stringify(values)}
-export const my = Object.fromEntries(Object.keys(en).map((key, i) => [key, values[i]])) as Record<MessageKey, string>`,
-        loader: 'ts'
-      }
-    })
-  }
-}
-
-/** A catalogue module (with the parts it imports), evaluated from its source as it is now. */
-async function evaluate (path: string): Promise<Record<string, Record<string, string>>> {
-  const { outputFiles } = await build({ entryPoints: [path], bundle: true, write: false, format: 'esm', platform: 'neutral', logLevel: 'silent' })
-  return await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].contents).toString('base64')}`)
-}
-
 function minifyCss (text: string): string {
   return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\s+/g, ' ').replace(/ ?([{};,>]) ?/g, '$1').replace(/: /g, ':').replace(/([ :,(])0\.(\d)/g, '$1.$2')
-}
-
-async function writeAtomically (path: string, contents: Uint8Array): Promise<void> {
-  const temporary = join(dirname(path), `.${process.pid}.${++temporaryCount}.tmp`)
-  await writeFile(temporary, contents)
-  await rename(temporary, path)
-}
-
-async function writeCompressed (path: string, contents: Uint8Array): Promise<void> {
-  await writeAtomically(path + '.gz', gzipSync(contents, { level: 9 }))
-  await writeAtomically(path + '.br', brotliCompressSync(contents, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: contents.byteLength } }))
 }
 
 function kilobytes (bytes: number): string {
@@ -242,6 +210,6 @@ function kilobytes (bytes: number): string {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { outdir, rawBytes, gzipBytes, totalGzipBytes } = await buildWeb()
-  console.log(`web: ${outdir}/app.js ${kilobytes(rawBytes)} raw, ${kilobytes(gzipBytes)} gzipped; all JavaScript with lazy chunks ${kilobytes(totalGzipBytes)} gzipped`)
+  const { outdir, entry, rawBytes, gzipBytes, totalGzipBytes } = await buildWeb()
+  console.log(`web: ${outdir}${entry} ${kilobytes(rawBytes)} raw, ${kilobytes(gzipBytes)} gzipped; all JavaScript with lazy chunks ${kilobytes(totalGzipBytes)} gzipped`)
 }

@@ -18,6 +18,8 @@ export interface CampaignFilter {
   tags?: string[]
   /** Devices holding a (not deleted) profile of this operator id. */
   operator?: string
+  /** Devices at this field site (their `site`). */
+  site?: string
   /** Devices whose IMEI starts with this Type Allocation Code (the first 8 digits name the model). */
   model?: string
   deviceIds?: string[]
@@ -188,6 +190,7 @@ export class CampaignService {
   async resolve (tenantId: string, filter: CampaignFilter): Promise<string[]> {
     const where: SQL[] = [eq(devices.tenantId, tenantId)]
     if (filter.tags !== undefined && filter.tags.length > 0) where.push(sql`${devices.tags} @> ${textArray(filter.tags)}`)
+    if (filter.site !== undefined) where.push(eq(devices.site, filter.site))
     if (filter.model !== undefined) where.push(sql`${devices.imei} like ${filter.model.replace(/[%_\\]/g, '') + '%'}`)
     if (filter.deviceIds !== undefined) where.push(inArray(devices.id, filter.deviceIds.length > 0 ? filter.deviceIds : ['']))
     if (filter.operator !== undefined) {

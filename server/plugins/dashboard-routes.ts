@@ -6,9 +6,9 @@ import type { FastifyPluginAsync } from 'fastify'
 export const dashboardPaths = ['/devices/:id', '/campaigns', '/alerts', '/sites', '/admin', '/admin/:page'] as const
 
 /** Registered by the dashboard plugin after @fastify/static (whose `sendFile` serves index.html, with
- * its precompressed .br/.gz by Accept-Encoding). */
+ * its precompressed .br/.gz by Accept-Encoding, and `Cache-Control: no-cache` as every unhashed file). */
 export const dashboardRoutes: FastifyPluginAsync = async (app) => {
   for (const path of dashboardPaths) {
-    app.get(path, { schema: { hide: true } }, (_request, reply) => reply.header('cache-control', 'no-cache').sendFile('index.html'))
+    app.get(path, { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html'))
   }
 }

@@ -12,6 +12,7 @@ const count = Type.Integer()
 const Filter = Type.Object({
   tags: Type.Optional(Type.Array(Text(64, { minLength: 1 }), { minItems: 1, maxItems: 32 })),
   operator: Type.Optional(Text(64, { minLength: 1 })),
+  site: Type.Optional(Text(64, { minLength: 1, description: 'devices at this field site (the device\'s `site`)' })),
   model: Type.Optional(Type.String({ pattern: '^[0-9]{8}$', description: 'IMEI Type Allocation Code (8 digits)' })),
   deviceIds: Type.Optional(Type.Array(Id, { minItems: 1, maxItems: 100_000 }))
 }, { additionalProperties: false, minProperties: 1 })

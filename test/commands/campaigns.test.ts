@@ -134,3 +134,30 @@ t.test('campaign filters: operator, model (IMEI TAC), tags combined; the campaig
   t.equal((await hub.api(token, 'POST', `/api/campaigns/${byTag.body.id as string}/pause`)).status, 409)
   t.equal((await hub.api(token, 'GET', '/api/campaigns/00000000-0000-0000-0000-000000000000')).status, 404)
 })
+
+t.test('campaign filters: a site, alone and with tags (AND)', async (t) => {
+  const hub = await startTestHub(t, { commands: { campaignTickMs: 3_600_000 } })
+  const token = await hub.login()
+  const at = async (site: string | null, tags: string[]) => {
+    const { device } = await hub.createDevice(token, { tags })
+    if (site !== null) t.equal((await hub.api(token, 'PATCH', `/api/devices/${device.id}`, { site })).status, 200)
+    return device.id as string
+  }
+  const yardPump = await at('yard-7', ['pumps'])
+  await at('yard-7', ['meters'])
+  await at('dock-2', ['pumps'])
+  await at(null, ['pumps'])
+  const bySite = await hub.api(token, 'POST', '/api/campaigns', { name: 'yard', op: 'listProfiles', filter: { site: 'yard-7' } })
+  t.equal(bySite.status, 201)
+  t.equal(bySite.body.total, 2, 'the devices at the site, and only those')
+  t.match(bySite.body.filter, { site: 'yard-7' }, 'the filter is kept with the campaign')
+  const both = await hub.api(token, 'POST', '/api/campaigns', { name: 'yard pumps', op: 'listProfiles', filter: { site: 'yard-7', tags: ['pumps'] } })
+  t.equal(both.body.total, 1, 'site and tags combine with AND')
+  const commands = await eventually('the yard pumps campaign\'s command', async () => {
+    const items = (await hub.api(token, 'GET', `/api/campaigns/${both.body.id as string}/commands`)).body.items
+    return items.length > 0 && items
+  })
+  t.same(commands.map((c: { deviceId: string }) => c.deviceId), [yardPump], 'its one command is for the pump at the yard')
+  t.equal((await hub.api(token, 'POST', '/api/campaigns', { name: 'nowhere', op: 'listProfiles', filter: { site: 'moon-1' } })).status, 400, 'a site with no device matches nothing: refused')
+  t.equal((await hub.api(token, 'POST', '/api/campaigns', { name: 'empty', op: 'listProfiles', filter: { site: '' } })).status, 400, 'an empty site is bad input')
+})

@@ -1,7 +1,7 @@
 // The dashboard's URLs: one per view, on the history API, so that deep links, reloads and Back work.
 // The hub answers index.html for each of these paths (server/app.ts); every other path is the hub's own.
 
-export const adminPages = ['users', 'api-keys', 'tenants', 'trust-anchors', 'audit', 'account'] as const
+export const adminPages = ['users', 'api-keys', 'tenants', 'trust-anchors', 'webhooks', 'audit', 'account'] as const
 export type AdminPage = typeof adminPages[number]
 
 export type Route =

@@ -9,6 +9,7 @@ import type { AdminPage } from '../router.ts'
 import { confirmAction } from './confirm-dialog.ts'
 import { formatDateTime } from './format.ts'
 import { viewStyles } from './shared-styles.ts'
+import './webhooks-page.ts'
 
 type Verify = { ok: true, rows: number } | { ok: false, firstBrokenId: number, reason: string }
 
@@ -17,7 +18,7 @@ const ROLES = ['viewer', 'technician', 'operator', 'admin'] as const
 const AUDIT_PAGE = 50
 
 /** Administration, one page per URL (/admin/users, /admin/api-keys, /admin/tenants, /admin/trust-anchors,
- * /admin/audit, /admin/account). Everything is rendered as text (names, emails, audit fields come from users). */
+ * /admin/webhooks (webhooks-page.ts), /admin/audit, /admin/account). Everything is rendered as text (names, emails, audit fields come from users). */
 @customElement('admin-panel')
 export class AdminPanel extends LitElement {
   static override styles = [viewStyles, css`
@@ -26,7 +27,6 @@ export class AdminPanel extends LitElement {
     nav.tabs a[aria-current=page] { border-bottom-color: var(--hub-accent); font-weight: 600; }
     textarea { width: 100%; min-height: 6rem; font-family: var(--hub-mono); font-size: 0.75rem; }
     .pager { display: flex; gap: 0.5rem; align-items: center; margin-top: 0.75rem; }
-    td.wrap { overflow-wrap: anywhere; }
   `]
 
   @consume({ context: apiContext })
@@ -104,7 +104,7 @@ export class AdminPanel extends LitElement {
     const tab = (name: AdminPage) => html`<a href=${`/admin/${name}`} aria-current=${page === name ? 'page' : 'false'}>${t(`admin.tab.${name}`)}</a>`
     return html`
       <nav class="tabs" aria-label=${t('nav.admin')}>
-        ${this.admin ? html`${tab('users')}${tab('api-keys')}${tab('tenants')}${tab('trust-anchors')}${tab('audit')}` : null}
+        ${this.admin ? html`${tab('users')}${tab('api-keys')}${tab('tenants')}${tab('trust-anchors')}${tab('webhooks')}${tab('audit')}` : null}
         ${tab('account')}
       </nav>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : null}
@@ -117,7 +117,9 @@ export class AdminPanel extends LitElement {
             ? this.#renderTenants()
             : page === 'trust-anchors'
               ? this.#renderAnchors()
-              : page === 'audit' ? this.#renderAudit() : this.#renderTotp()}
+              : page === 'webhooks'
+                ? html`<webhooks-page></webhooks-page>`
+                : page === 'audit' ? this.#renderAudit() : this.#renderTotp()}
     `
   }
 

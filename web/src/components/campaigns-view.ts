@@ -97,6 +97,7 @@ export class CampaignsView extends LitElement {
           <label class="field">${t('campaigns.tags')}<input name="tags" placeholder="north, pumps"></label>
           <label class="field">${t('fleet.operator')}<select name="operator"><option value="">${t('fleet.allOperators')}</option>
             ${this.operators.map(o => html`<option value=${o.id}>${o.name}</option>`)}</select></label>
+          <label class="field">${t('col.site')}<input name="site" maxlength="64" placeholder="yard-7"></label>
           <label class="field">${t('campaigns.rate')}<input name="rate" type="number" min="1" max="600000" value="60"></label>
           <label class="field">${t('campaigns.threshold')}<input name="threshold" type="number" min="1" max="100000" value="10"></label>
           <button type="submit" class="primary">${t('campaigns.start')}</button>
@@ -156,9 +157,11 @@ export class CampaignsView extends LitElement {
     const form = new FormData(formElement)
     const tags = String(form.get('tags') ?? '').split(',').map(s => s.trim()).filter(Boolean)
     const operator = String(form.get('operator') ?? '')
+    const site = String(form.get('site') ?? '').trim()
     const filter: Record<string, unknown> = {}
     if (tags.length) filter.tags = tags
     if (operator) filter.operator = operator
+    if (site) filter.site = site
     if (Object.keys(filter).length === 0) {
       this.error = t('campaigns.needFilter')
       return

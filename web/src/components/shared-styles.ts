@@ -60,10 +60,13 @@ export const viewStyles = css`
   th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid var(--hub-row-border); vertical-align: top; }
   th { font-size: 0.75rem; color: var(--hub-muted); text-transform: uppercase; letter-spacing: 0.03em; font-weight: 600; }
   :host(:lang(my)) th { text-transform: none; letter-spacing: 0; }
+  fieldset { border: 1px solid var(--hub-border); border-radius: var(--hub-radius); margin: 0; padding: 0.3rem 0.6rem 0.45rem; display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem; }
+  legend { padding: 0 0.25rem; }
+  .wrap { overflow-wrap: anywhere; }
   .mono { font-family: var(--hub-mono); font-size: 0.8rem; }
   .muted { color: var(--hub-muted); }
   .error { color: var(--hub-danger); }
-  .ok { color: var(--hub-online); }
+  .ok { color: var(--hub-online-text); }
   .secret { font-family: var(--hub-mono); user-select: all; word-break: break-all; background: var(--hub-tag-bg); padding: 0.1rem 0.3rem; border-radius: var(--hub-radius); }
   .badge { display: inline-block; padding: 0 0.45rem; border-radius: 0.6rem; background: var(--hub-tag-bg); font-size: 0.75rem; line-height: 1.3rem; white-space: nowrap; }
   .badge.good { background: var(--hub-online-halo); color: var(--hub-online-text); }

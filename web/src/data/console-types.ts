@@ -2,6 +2,7 @@
 // administration). The fleet's own shapes are in types.ts.
 import type { AlertEventData, CampaignEventData, CommandEventData } from '../../../protocol/events.ts'
 import type { AlertMetric } from '../../../server/alerts/alert-rules.ts'
+import type { WebhookEventType } from '../../../server/webhooks/webhook-outbox.ts'
 import type { Device } from './types.ts'
 
 /** The device view with the fields the console reads beyond the fleet table's. */
@@ -108,3 +109,9 @@ export interface TrustAnchor { id: string, subject: string, fingerprint: string,
 export interface Page<T> { items: T[], nextCursor: string | null }
 export interface DeviceCredentials { clientId: string, username: string, password: string, mqttUrl: string }
 export interface GatewayCreated { gateway: Gateway, credentials: DeviceCredentials }
+
+/** A webhook (GET /api/webhooks) and one delivery of its log (GET /api/webhooks/:id/deliveries). */
+export interface Webhook { id: string, url: string, events: string[], enabled: boolean, createdAt: string, updatedAt: string }
+export interface WebhookDelivery { id: string, eventType: string, status: 'pending' | 'delivered' | 'failed', attempts: number, lastStatus: number | null, lastError: string | null, createdAt: string, deliveredAt: string | null }
+/** The event types a webhook may take (server/webhooks/webhook-outbox.ts WEBHOOK_EVENT_TYPES). */
+export const webhookEvents = ['alert.raised', 'alert.acknowledged', 'alert.resolved', 'device.online', 'device.offline', 'notification', 'command.ended'] as const satisfies readonly WebhookEventType[]
