@@ -21,6 +21,7 @@ import { GatewaySession } from './gateway-session.ts'
 import { interceptInbound } from './inbound-packets.ts'
 import { MqttListeners } from './mqtt-listeners.ts'
 import { PublishAdmission } from './publish-admission.ts'
+import type { BrokerStores } from './redis-stores.ts'
 import { TokenBucket } from './publish-rate.ts'
 import { sessionPersistence, type SessionPersistence } from './session-persistence.ts'
 import { guardStream } from './stream-guard.ts'
@@ -50,12 +51,15 @@ export class HubBroker {
   /** A gateway's session state between its authentication and its session. */
   private readonly gateways = new WeakMap<Client, GatewaySession>()
 
-  private constructor (private readonly backend: BrokerBackend, private readonly limits: BrokerLimits) {
-    this.session = sessionPersistence((memoryPersistence as unknown as () => object)(), isCommandTopic)
+  /** `stores`: the Redis router and session store shared with other hub processes, or null for this
+   * process's memory (broker/redis-stores.ts). */
+  private constructor (private readonly backend: BrokerBackend, private readonly limits: BrokerLimits, private readonly stores: BrokerStores | null) {
+    this.session = sessionPersistence(stores?.persistence ?? (memoryPersistence as unknown as () => object)(), isCommandTopic)
     this.connectRate = limits.connectRatePerIp > 0 ? new AddressRateLimit(limits.connectRatePerIp) : null
     this.listeners = new MqttListeners((stream, req) => this.handle(stream, req), backend, limits.maxPacketBytes)
     this.aedes = new Aedes({
       persistence: this.session.persistence as never,
+      ...(stores === null ? {} : { mq: stores.mq as never }),
       // mqemitter's bounded queue recurses once per queued message when it drains, which overflows the
       // stack under a QoS 0 flood (RELIABILITY 26); unbounded concurrency never queues, and the per-device
       // token bucket and the stream guard bound the work instead.
@@ -108,8 +112,8 @@ export class HubBroker {
     })
   }
 
-  static async create (backend: BrokerBackend, limits: BrokerLimits): Promise<HubBroker> {
-    const broker = new HubBroker(backend, limits)
+  static async create (backend: BrokerBackend, limits: BrokerLimits, stores: BrokerStores | null = null): Promise<HubBroker> {
+    const broker = new HubBroker(backend, limits, stores)
     await broker.aedes.listen()
     return broker
   }
@@ -168,6 +172,7 @@ export class HubBroker {
     this.connectRate?.close()
     this.listeners.close()
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
+    await this.stores?.close()
   }
 
   /** Commands can reach the session's device, or for a gateway every device of its site. */

@@ -37,6 +37,9 @@ export interface HubConfig {
   publicUrl: string | null
   /** HUB_WEBHOOK_ALLOW_PRIVATE=1: webhook URLs may resolve to loopback, private or link-local addresses. */
   webhookAllowPrivate: boolean
+  /** HUB_WORKERS: hub processes on this host sharing its ports (node:cluster); more than 1 needs a
+   * Postgres DATABASE_URL and REDIS_URL (docs/scale-out.md). */
+  workers: number
 }
 
 /** Defaults of the limits, also what docs/broker.md states. */
@@ -165,6 +168,20 @@ export function loadConfig (env: Env = process.env): HubConfig {
     problems.push(`HUB_WEBHOOK_ALLOW_PRIVATE="${allowPrivateRaw}" must be 0 or 1`)
   }
 
+  const workersRaw = str('HUB_WORKERS')
+  let workers = 1
+  if (workersRaw !== null) {
+    const n = Number(workersRaw)
+    if (!/^\d+$/.test(workersRaw) || n < 1 || n > 64) problems.push(`HUB_WORKERS="${workersRaw}" must be an integer from 1 to 64 (hub processes sharing this host's ports)`)
+    else workers = n
+  }
+  if (workers > 1 && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push(`HUB_WORKERS=${workers} needs DATABASE_URL to name a Postgres server (postgres://…): the processes share one database, which an embedded PGlite cannot be`)
+  }
+  if (workers > 1 && redisUrl === null) {
+    problems.push(`HUB_WORKERS=${workers} needs REDIS_URL: the processes share MQTT sessions, presence, live events and limits through Redis`)
+  }
+
   const config: HubConfig = {
     host: str('HUB_HOST') ?? '0.0.0.0',
     httpPort: port('HUB_HTTP_PORT', 8080) as number,
@@ -188,7 +205,8 @@ export function loadConfig (env: Env = process.env): HubConfig {
     trustProxy,
     metricsToken,
     publicUrl,
-    webhookAllowPrivate: allowPrivateRaw === '1'
+    webhookAllowPrivate: allowPrivateRaw === '1',
+    workers
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config

@@ -22,7 +22,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['events'], security: [{ bearer: [] }], response: { 200: EventTicket } }
   }, async (request) => {
     if (!isSameOrigin(request)) throw new errors.CrossOrigin()
-    const ticket = tickets.issue({ userId: request.user.sub, tenantId: request.user.tid, role: request.user.role, sessionId: request.user.sid })
+    let ticket: string
+    try {
+      ticket = await tickets.issue({ userId: request.user.sub, tenantId: request.user.tid, role: request.user.role, sessionId: request.user.sid })
+    } catch (err) {
+      request.log.error({ err }, 'stream tickets unavailable')
+      throw new errors.Unavailable()
+    }
     return { ticket, expiresIn: Math.floor(tickets.ttlMs / 1000) }
   })
 
@@ -33,7 +39,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     // An EventSource from another site's page is refused even with a valid ticket (it is burnt too).
-    const holder = tickets.redeem(request.query.ticket)
+    let holder
+    try {
+      holder = await tickets.redeem(request.query.ticket)
+    } catch (err) {
+      request.log.error({ err }, 'stream tickets unavailable')
+      throw new errors.Unavailable()
+    }
     if (!isSameOrigin(request)) throw new errors.CrossOrigin()
     if (holder === null) throw new errors.InvalidTicket()
     // The credential may have been revoked between the ticket and now.
