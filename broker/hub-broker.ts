@@ -48,6 +48,8 @@ export class HubBroker {
   private readonly connects = new WeakMap<Client, ConnectPacket>()
   /** The live client of each device, so a replaced session's disconnect does not mark it offline. */
   private readonly current = new Map<string, Client>()
+  /** Clients being closed because their client id connected to another hub process. */
+  private readonly movedAway = new WeakSet<Client>()
   /** A gateway's session state between its authentication and its session. */
   private readonly gateways = new WeakMap<Client, GatewaySession>()
 
@@ -84,6 +86,8 @@ export class HubBroker {
       authorizeSubscribe: (client, sub, callback) => { this.subscriptions.authorizeSubscribe(client, sub, callback) },
       authorizeForward: (client, packet) => this.subscriptions.authorizeForward(client, packet)
     })
+    // The Redis store can fail where no client hears of it: reported, never an uncaught 'error'.
+    if (stores !== null) (this.aedes as unknown as NodeJS.EventEmitter).on('error', stores.onError)
     const sessionOf = (client: Client): Session | undefined => this.sessions.get(client)
     this.publishes = new PublishAdmission(this.aedes, backend, limits, sessionOf)
     this.subscriptions = new SubscriptionRules(backend, limits, sessionOf)
@@ -101,11 +105,12 @@ export class HubBroker {
       if (session !== undefined && subscriptions.some((sub) => (sub.qos as number) !== 0x80 && isCommandFilter(sub.topic))) this.commandsReady(session, client)
     })
     this.aedes.on('clientDisconnect', (client) => {
+      const moved = this.movedAway.delete(client)
       const session = this.sessions.get(client)
       if (session === undefined || this.current.get(session.device.id) !== client) return
       this.current.delete(session.device.id)
       const gateway = session.gateway
-      if (gateway === undefined) { backend.disconnected(session.device, client); return }
+      if (gateway === undefined) { backend.disconnected(session.device, client, moved); return }
       // The bridge went: the devices that were online through it are offline.
       for (const id of gateway.online) backend.disconnected(gateway.device(id), client)
       for (const id of gateway.ready) if (!gateway.online.has(id)) backend.commandsGone(gateway.device(id), client)
@@ -114,6 +119,14 @@ export class HubBroker {
 
   static async create (backend: BrokerBackend, limits: BrokerLimits, stores: BrokerStores | null = null): Promise<HubBroker> {
     const broker = new HubBroker(backend, limits, stores)
+    // Aedes closes a client whose id connected to another process (its handler, registered by listen(),
+    // runs after this one): the close that follows is a move, not the device going offline.
+    const aedes = broker.aedes as unknown as { clients: Record<string, Client | undefined> }
+    broker.aedes.subscribe('$SYS/+/new/clients', (packet, done) => {
+      const client = aedes.clients[Buffer.from(packet.payload).toString()]
+      if (client !== undefined && packet.topic.split('/')[1] !== broker.aedes.id) broker.movedAway.add(client)
+      done()
+    }, () => {})
     await broker.aedes.listen()
     return broker
   }

@@ -14,6 +14,8 @@ export interface BrokerStores {
   persistence: object
   /** After `aedes.close()` (which closes the router): the session store's connection. */
   close (): Promise<void>
+  /** Where Aedes reports a failure of the store it cannot hand to a client (a Will, an offline queue). */
+  onError: (err: Error) => void
 }
 
 interface Emitter {
@@ -23,11 +25,27 @@ interface Emitter {
   close (done: () => void): void
   _close (done: () => void): void
   closing: boolean
+  /** mqemitter-redis reports its connections' errors here (an 'error' nobody hears would throw). */
+  state: { on (event: 'error', listener: (err: Error) => void): void }
 }
 
 interface StorePart {
   storeRetained (packet: object): Promise<void>
   outgoingClearMessageId (client: object, packet: object): Promise<unknown>
+  addSubscriptions (client: { id: string }, subs: object[]): Promise<unknown>
+  removeSubscriptions (client: { id: string }, subs: string[]): Promise<unknown>
+}
+
+/** Runs each client's work one at a time, in the order asked. */
+function perClient (): <T>(clientId: string, work: () => Promise<T>) => Promise<T> {
+  const chains = new Map<string, Promise<unknown>>()
+  return (clientId, work) => {
+    const result = (chains.get(clientId) ?? Promise.resolve()).then(work, work)
+    const tail = result.then(() => {}, () => {})
+    chains.set(clientId, tail)
+    tail.then(() => { if (chains.get(clientId) === tail) chains.delete(clientId) }, () => {})
+    return result
+  }
 }
 
 function connection (url: string, name: string, waitForRedis: boolean, keyPrefix?: string): Redis {
@@ -55,6 +73,7 @@ function connection (url: string, name: string, waitForRedis: boolean, keyPrefix
  *   for the session is then sent once more, with DUP=1, which the receiver handles once;
  * - a CONNECT or SUBSCRIBE that needs the session store fails, and the device retries: a session is
  *   never half-created.
+ * A client's (un)subscriptions are stored one at a time, in order (see `serial`).
  */
 export async function redisStores (url: string, namespace: string, onError: (err: Error) => void): Promise<BrokerStores> {
   // Every key and channel is under the installation's namespace: hubs on other databases may share the
@@ -71,6 +90,7 @@ export async function redisStores (url: string, namespace: string, onError: (err
   }
   const { MQEmitterRedisPrefix } = mqemitterRedis as unknown as { MQEmitterRedisPrefix: unknown }
   const mq = new (MQEmitterRedisPrefix as new (prefix: string, opts: object) => Emitter)(prefix, { subConn, pubConn })
+  mq.state.on('error', onError)
   const viaRedis = mq.emit.bind(mq)
   mq.emit = (packet, done) => {
     viaRedis(packet, (err) => {
@@ -87,7 +107,13 @@ export async function redisStores (url: string, namespace: string, onError: (err
     mq._close(done)
   }
   const store = (redisPersistence as unknown as (opts: object) => StorePart)({ conn: storeConn })
+  // aedes-persistence-redis waits for its own broadcast of a (un)subscription keyed by client and topic:
+  // two SUBSCRIBEs of one topic in one read (RELIABILITY 49) would overwrite the first's wait, and that
+  // SUBACK never came. One at a time per client.
+  const serial = perClient()
   const tolerant: Partial<StorePart> = {
+    addSubscriptions: async (client, subs) => await serial(client.id, () => store.addSubscriptions(client, subs)),
+    removeSubscriptions: async (client, subs) => await serial(client.id, () => store.removeSubscriptions(client, subs)),
     storeRetained: async (packet) => { await store.storeRetained(packet).catch(onError) },
     outgoingClearMessageId: async (client, packet) => await store.outgoingClearMessageId(client, packet).catch((err: Error) => { onError(err); return undefined })
   }
@@ -101,6 +127,7 @@ export async function redisStores (url: string, namespace: string, onError: (err
   return {
     mq,
     persistence,
-    close: async () => { storeConn.disconnect() }
+    close: async () => { storeConn.disconnect() },
+    onError
   }
 }

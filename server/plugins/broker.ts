@@ -61,7 +61,7 @@ function deviceSessionsOf (app: FastifyInstance): BrokerBackend {
     siteDevices: (tenantId, site) => sessions().siteDevices(tenantId, site),
     publish: (device, topic, packet) => sessions().publish(device, topic, packet),
     connected: (device) => { sessions().connected(device) },
-    disconnected: (device, connection) => { sessions().disconnected(device, connection) },
+    disconnected: (device, connection, moved) => { sessions().disconnected(device, connection, moved) },
     commandsReady: (device, connection) => { sessions().commandsReady(device, connection) },
     commandsGone: (device, connection) => { sessions().commandsGone(device, connection) },
     seen: (device) => { sessions().seen(device) },

@@ -18,6 +18,8 @@ declare module 'fastify' {
 export const eventStreamPlugin = fp(async (app) => {
   const eventLog = new EventLog()
   const unsubscribe = app.bus.subscribe((event) => eventLog.append(event))
+  // Other processes' events were missed while Redis was away: every stream resyncs.
+  const unsubscribeResync = app.bus.onResync(() => { eventLog.restart() })
   const streams = new Set<() => void>()
   app.decorate('eventLog', eventLog)
   const tickets: TicketStore = app.redis === null ? new StreamTickets() : new RedisStreamTickets(app.redis, app.installationId)
@@ -25,5 +27,5 @@ export const eventStreamPlugin = fp(async (app) => {
   app.decorate('eventStreams', streams)
   const endStreams = async () => { for (const end of [...streams]) end() }
   app.addHook('preClose', endStreams)
-  app.addHook('onClose', async () => { await endStreams(); unsubscribe() })
+  app.addHook('onClose', async () => { await endStreams(); unsubscribe(); unsubscribeResync() })
 }, { name: 'event-stream', dependencies: ['bus', 'redis', 'identity'] })

@@ -71,14 +71,17 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       raw.write(`id: ${log.formatId(entry.id)}\nevent: ${entry.event.type}\ndata: ${JSON.stringify(entry.event.data)}\n\n`)
       if (raw.writableLength > MAX_BUFFERED_BYTES) close()
     }
+    const resync = (): void => { raw.write(`id: ${log.formatId(log.lastId)}\nevent: resync\ndata: {}\n\n`) }
     raw.write('retry: 2000\n\n')
     const lastEventId = request.headers['last-event-id'] ?? request.query.lastEventId
     if (typeof lastEventId === 'string' && lastEventId !== '') {
       const missed = log.since(lastEventId)
-      if (missed === null) raw.write(`id: ${log.formatId(log.lastId)}\nevent: resync\ndata: {}\n\n`)
+      if (missed === null) resync()
       else for (const entry of missed) send(entry)
     }
-    const unsubscribe = log.subscribe(send)
+    const unsubscribeEvents = log.subscribe(send)
+    const unsubscribeRestart = log.onRestart(resync)
+    const unsubscribe = (): void => { unsubscribeEvents(); unsubscribeRestart() }
     // A named event, not an SSE comment: EventSource hides comments from the page, and the dashboard
     // needs to hear the hub to tell a live stream from a silent one (web/src/data/event-stream.ts).
     const heartbeat = setInterval(() => raw.write('event: keep-alive\ndata: {}\n\n'), HEARTBEAT_MS)
