@@ -33,7 +33,7 @@ async function main (): Promise<void> {
     printFirstStart(bootstrap)
     let printed = false
     const code = await runPrimary(config, logger, (report) => {
-      logger.info({ pid: report.pid, workers: config.workers }, 'hub worker listening')
+      logger.info({ worker: report.pid, workers: config.workers }, 'hub worker listening')
       if (!printed) { printed = true; printUrls(report.httpUrl, report.mqttUrl) }
     })
     process.exit(code)
