@@ -30,7 +30,8 @@ export interface BrokerBackend {
   siteDevices (tenantId: string, site: string): Promise<string[]>
   publish (device: AuthenticatedDevice, topic: DeviceTopic, packet: PublishPacket): Promise<void>
   connected (device: AuthenticatedDevice): void
-  disconnected (device: AuthenticatedDevice, connection: object): void
+  /** `moved`: the session was taken over on another hub process (the device is still online there). */
+  disconnected (device: AuthenticatedDevice, connection: object, moved?: boolean): void
   /** The device can receive its commands on `connection` (it holds a `commands/…` subscription): called
    * when it subscribes to them and when a persistent session resumes with one. */
   commandsReady (device: AuthenticatedDevice, connection: object): void

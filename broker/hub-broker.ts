@@ -21,6 +21,7 @@ import { GatewaySession } from './gateway-session.ts'
 import { interceptInbound } from './inbound-packets.ts'
 import { MqttListeners } from './mqtt-listeners.ts'
 import { PublishAdmission } from './publish-admission.ts'
+import type { BrokerStores } from './redis-stores.ts'
 import { TokenBucket } from './publish-rate.ts'
 import { sessionPersistence, type SessionPersistence } from './session-persistence.ts'
 import { guardStream } from './stream-guard.ts'
@@ -51,15 +52,20 @@ export class HubBroker {
   private readonly connects = new WeakMap<Client, ConnectPacket>()
   /** The live client of each device, so a replaced session's disconnect does not mark it offline. */
   private readonly current = new Map<string, Client>()
+  /** Clients being closed because their client id connected to another hub process. */
+  private readonly movedAway = new WeakSet<Client>()
   /** A gateway's session state between its authentication and its session. */
   private readonly gateways = new WeakMap<Client, GatewaySession>()
 
-  private constructor (private readonly backend: BrokerBackend, private readonly limits: BrokerLimits) {
-    this.session = sessionPersistence((memoryPersistence as unknown as () => object)(), isCommandTopic)
+  /** `stores`: the Redis router and session store shared with other hub processes, or null for this
+   * process's memory (broker/redis-stores.ts). */
+  private constructor (private readonly backend: BrokerBackend, private readonly limits: BrokerLimits, private readonly stores: BrokerStores | null) {
+    this.session = sessionPersistence(stores?.persistence ?? (memoryPersistence as unknown as () => object)(), isCommandTopic)
     this.connectRate = limits.connectRatePerIp > 0 ? new AddressRateLimit(limits.connectRatePerIp) : null
     this.listeners = new MqttListeners((stream, req) => this.handle(stream, req), backend, limits.maxPacketBytes)
     this.aedes = new Aedes({
       persistence: this.session.persistence as never,
+      ...(stores === null ? {} : { mq: stores.mq as never }),
       // mqemitter's bounded queue recurses once per queued message when it drains, which overflows the
       // stack under a QoS 0 flood (RELIABILITY 26); unbounded concurrency never queues, and the per-device
       // token bucket and the stream guard bound the work instead.
@@ -84,6 +90,8 @@ export class HubBroker {
       authorizeSubscribe: (client, sub, callback) => { this.subscriptions.authorizeSubscribe(client, sub, callback) },
       authorizeForward: (client, packet) => this.subscriptions.authorizeForward(client, packet)
     })
+    // The Redis store can fail where no client hears of it: reported, never an uncaught 'error'.
+    if (stores !== null) (this.aedes as unknown as NodeJS.EventEmitter).on('error', stores.onError)
     const sessionOf = (client: Client): Session | undefined => this.sessions.get(client)
     this.publishes = new PublishAdmission(this.aedes, backend, limits, sessionOf)
     this.subscriptions = new SubscriptionRules(backend, limits, sessionOf)
@@ -101,19 +109,28 @@ export class HubBroker {
       if (session !== undefined && subscriptions.some((sub) => (sub.qos as number) !== 0x80 && isCommandFilter(sub.topic))) this.commandsReady(session, client)
     })
     this.aedes.on('clientDisconnect', (client) => {
+      const moved = this.movedAway.delete(client)
       const session = this.sessions.get(client)
       if (session === undefined || this.current.get(session.device.id) !== client) return
       this.current.delete(session.device.id)
       const gateway = session.gateway
-      if (gateway === undefined) { backend.disconnected(session.device, client); return }
+      if (gateway === undefined) { backend.disconnected(session.device, client, moved); return }
       // The bridge went: the devices that were online through it are offline.
       for (const id of gateway.online) backend.disconnected(gateway.device(id), client)
       for (const id of gateway.ready) if (!gateway.online.has(id)) backend.commandsGone(gateway.device(id), client)
     })
   }
 
-  static async create (backend: BrokerBackend, limits: BrokerLimits): Promise<HubBroker> {
-    const broker = new HubBroker(backend, limits)
+  static async create (backend: BrokerBackend, limits: BrokerLimits, stores: BrokerStores | null = null): Promise<HubBroker> {
+    const broker = new HubBroker(backend, limits, stores)
+    // Aedes closes a client whose id connected to another process (its handler, registered by listen(),
+    // runs after this one): the close that follows is a move, not the device going offline.
+    const aedes = broker.aedes as unknown as { clients: Record<string, Client | undefined> }
+    broker.aedes.subscribe('$SYS/+/new/clients', (packet, done) => {
+      const client = aedes.clients[Buffer.from(packet.payload).toString()]
+      if (client !== undefined && packet.topic.split('/')[1] !== broker.aedes.id) broker.movedAway.add(client)
+      done()
+    }, () => {})
     await broker.aedes.listen()
     return broker
   }
@@ -172,6 +189,7 @@ export class HubBroker {
     this.connectRate?.close()
     this.listeners.close()
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
+    await this.stores?.close()
   }
 
   /** Commands can reach the session's device, or for a gateway every device of its site. */

@@ -42,6 +42,9 @@ export interface HubConfig {
   telemetryRetentionDays: number
   /** HUB_ROLLUP_RETENTION_DAYS: hour rollups older than this are dropped (0: kept forever). */
   rollupRetentionDays: number
+  /** HUB_WORKERS: hub processes on this host sharing its ports (node:cluster); more than 1 needs a
+   * Postgres DATABASE_URL and REDIS_URL (docs/scale-out.md). */
+  workers: number
 }
 
 /** Defaults of the limits, also what docs/broker.md states. */
@@ -184,6 +187,19 @@ export function loadConfig (env: Env = process.env): HubConfig {
   if (rollupRetentionDays > 0 && (telemetryRetentionDays === 0 || rollupRetentionDays < telemetryRetentionDays * 4)) {
     problems.push(`HUB_ROLLUP_RETENTION_DAYS=${rollupRetentionDays} must be at least 4 × HUB_TELEMETRY_RETENTION_DAYS (rollups outlive raw samples, minute rollups are kept 4 times as long), and needs HUB_TELEMETRY_RETENTION_DAYS set; 0 keeps rollups forever`)
   }
+  const workersRaw = str('HUB_WORKERS')
+  let workers = 1
+  if (workersRaw !== null) {
+    const n = Number(workersRaw)
+    if (!/^\d+$/.test(workersRaw) || n < 1 || n > 64) problems.push(`HUB_WORKERS="${workersRaw}" must be an integer from 1 to 64 (hub processes sharing this host's ports)`)
+    else workers = n
+  }
+  if (workers > 1 && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push(`HUB_WORKERS=${workers} needs DATABASE_URL to name a Postgres server (postgres://…): the processes share one database, which an embedded PGlite cannot be`)
+  }
+  if (workers > 1 && redisUrl === null) {
+    problems.push(`HUB_WORKERS=${workers} needs REDIS_URL: the processes share MQTT sessions, presence, live events and limits through Redis`)
+  }
 
   const config: HubConfig = {
     host: str('HUB_HOST') ?? '0.0.0.0',
@@ -210,7 +226,8 @@ export function loadConfig (env: Env = process.env): HubConfig {
     publicUrl,
     webhookAllowPrivate: allowPrivateRaw === '1',
     telemetryRetentionDays,
-    rollupRetentionDays
+    rollupRetentionDays,
+    workers
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config

@@ -28,8 +28,8 @@ export interface CommandDeliveryDeps {
  * sends the device's oldest queued command if none is in flight: one command in flight per eUICC, and
  * across processes the partial unique index `commands_one_in_flight` decides who sends it. Runs of one
  * device are chained (one at a time in this process). The pump runs when the device becomes ready, when
- * one of its commands is created here or on another process (`command.updated` queued, on the bus), and
- * when one of its commands ends here. The hub is the only owner of command delivery: the broker keeps no
+ * one of its commands is created here or on another process (`command.updated` queued, on the bus),
+ * when one of its commands ends here, and for every ready device when the bus may have missed events. The hub is the only owner of command delivery: the broker keeps no
  * session copy of commands (broker/session-persistence.ts). */
 export class CommandDelivery {
   private readonly ready = new Map<string, object>()
@@ -47,7 +47,9 @@ export class CommandDelivery {
         if (event.type === 'command.updated' && event.data.status === 'queued') this.nudge(event.data.deviceId)
       }),
       // The device's command ended: its next one can go.
-      deps.events.onFinished((row) => { this.nudge(row.deviceId) })
+      deps.events.onFinished((row) => { this.nudge(row.deviceId) }),
+      // Redis was away: commands created on other processes meanwhile were not heard of; look again.
+      deps.bus.onResync(() => { for (const deviceId of this.ready.keys()) this.pump(deviceId, false) })
     ]
   }
 

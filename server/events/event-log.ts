@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { HubEvent } from '../../protocol/events.ts'
 
 export interface LoggedEvent { id: number, event: HubEvent }
@@ -8,8 +9,10 @@ export class EventLog {
   private readonly ring: Array<LoggedEvent | undefined>
   private nextId = 1
   private readonly listeners = new Set<(entry: LoggedEvent) => void>()
-  /** Ids restart with the process; the epoch prefix makes an id from an earlier run unmistakable. */
-  readonly epoch = Date.now().toString(36)
+  private readonly resyncListeners = new Set<() => void>()
+  /** Ids restart with the process; the epoch prefix makes an id from an earlier run, from another
+   * process, or from before a gap (`restart`) unmistakable. */
+  private epoch = newEpoch()
 
   constructor (private readonly capacity = 10_000) {
     this.ring = new Array<LoggedEvent | undefined>(capacity)
@@ -43,8 +46,24 @@ export class EventLog {
     return missed
   }
 
+  /** Events may have been missed (the bus says so): ids from before are refused from now on, and every
+   * open stream is told to resync. */
+  restart (): void {
+    this.epoch = newEpoch()
+    for (const listener of this.resyncListeners) listener()
+  }
+
+  onRestart (listener: () => void): () => void {
+    this.resyncListeners.add(listener)
+    return () => { this.resyncListeners.delete(listener) }
+  }
+
   subscribe (listener: (entry: LoggedEvent) => void): () => void {
     this.listeners.add(listener)
     return () => { this.listeners.delete(listener) }
   }
+}
+
+function newEpoch (): string {
+  return Date.now().toString(36) + randomBytes(4).readUInt32BE().toString(36)
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { defaultBrokerLimits, HubBroker, type BrokerBackend, type BrokerLimits } from '../../broker/hub-broker.ts'
+import { redisStores } from '../../broker/redis-stores.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,6 +28,8 @@ export interface BrokerPluginOptions {
  * registration). Nothing acknowledged is lost: a PUBACK follows the commit (docs/ingest.md). */
 export const brokerPlugin = fp(async (app, opts: BrokerPluginOptions) => {
   const { config } = app
+  // With REDIS_URL, Aedes routes and keeps its sessions in Redis, shared with every hub process.
+  const stores = config.redisUrl === null ? null : await redisStores(config.redisUrl, app.installationId, app.redisError)
   const broker = await HubBroker.create(deviceSessionsOf(app), {
     ...defaultBrokerLimits,
     publishRatePerDevice: config.devicePublishRate,
@@ -34,7 +37,7 @@ export const brokerPlugin = fp(async (app, opts: BrokerPluginOptions) => {
     connectRatePerIp: config.connectRatePerIp,
     maxPacketBytes: config.mqttMaxFrameBytes,
     ...opts.limits
-  })
+  }, stores)
   app.decorate('broker', broker)
   app.decorate('sendToDevice', (topic: string, payload: string, dup = false) => new Promise<void>((resolve, reject) => {
     broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup }, (err) => err === undefined || err === null ? resolve() : reject(err))
@@ -46,7 +49,7 @@ export const brokerPlugin = fp(async (app, opts: BrokerPluginOptions) => {
   app.addHook('preClose', close)
   // A start that failed before the app was ready has no preClose: the broker still closes.
   app.addHook('onClose', close)
-}, { name: 'broker', dependencies: ['config', 'metrics'] })
+}, { name: 'broker', dependencies: ['config', 'metrics', 'redis', 'identity'] })
 
 /** The broker's hooks, each resolving `app.deviceSessions` when it is called. */
 function deviceSessionsOf (app: FastifyInstance): BrokerBackend {
@@ -59,7 +62,7 @@ function deviceSessionsOf (app: FastifyInstance): BrokerBackend {
     siteDevices: (tenantId, site) => sessions().siteDevices(tenantId, site),
     publish: (device, topic, packet) => sessions().publish(device, topic, packet),
     connected: (device) => { sessions().connected(device) },
-    disconnected: (device, connection) => { sessions().disconnected(device, connection) },
+    disconnected: (device, connection, moved) => { sessions().disconnected(device, connection, moved) },
     commandsReady: (device, connection) => { sessions().commandsReady(device, connection) },
     commandsGone: (device, connection) => { sessions().commandsGone(device, connection) },
     seen: (device) => { sessions().seen(device) },

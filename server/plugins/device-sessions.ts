@@ -35,10 +35,12 @@ export const deviceSessionsPlugin = fp(async (app, opts: DeviceSessionsOptions) 
       presence.connected(device.id, device.tenantId)
       bus.publish({ type: 'device.online', tenantId: device.tenantId, data: { deviceId: device.id, at: at() } })
     },
-    disconnected: (device, connection) => {
+    disconnected: (device, connection, moved = false) => {
       commands.deviceGone(device.id, connection)
-      presence.disconnected(device.id)
-      bus.publish({ type: 'device.offline', tenantId: device.tenantId, data: { deviceId: device.id, at: at() } })
+      const offlineAt = at()
+      // Not when its session moved to another process: taken over there (`moved`), or held there by the
+      // time this close is handled (presence, through Redis, knows who holds it).
+      presence.disconnected(device.id, moved, () => { bus.publish({ type: 'device.offline', tenantId: device.tenantId, data: { deviceId: device.id, at: offlineAt } }) })
     },
     commandsReady: (device, connection) => { commands.deviceReady(device.id, connection) },
     commandsGone: (device, connection) => { commands.deviceGone(device.id, connection) },

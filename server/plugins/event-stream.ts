@@ -1,13 +1,13 @@
 import fp from 'fastify-plugin'
 import { EventLog } from '../events/event-log.ts'
-import { StreamTickets } from '../events/stream-tickets.ts'
+import { RedisStreamTickets, StreamTickets, type TicketStore } from '../events/stream-tickets.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The recent hub events in memory, with ids a stream resumes from (`Last-Event-ID`). */
     eventLog: EventLog
-    /** One-use tickets that open an SSE stream (`POST /api/events/ticket`). */
-    streamTickets: StreamTickets
+    /** One-use tickets that open an SSE stream (`POST /api/events/ticket`), in Redis when present. */
+    streamTickets: TicketStore
     /** The open SSE streams' close functions (routes/event-routes.ts adds and removes them). */
     eventStreams: Set<() => void>
   }
@@ -18,11 +18,14 @@ declare module 'fastify' {
 export const eventStreamPlugin = fp(async (app) => {
   const eventLog = new EventLog()
   const unsubscribe = app.bus.subscribe((event) => eventLog.append(event))
+  // Other processes' events were missed while Redis was away: every stream resyncs.
+  const unsubscribeResync = app.bus.onResync(() => { eventLog.restart() })
   const streams = new Set<() => void>()
   app.decorate('eventLog', eventLog)
-  app.decorate('streamTickets', new StreamTickets())
+  const tickets: TicketStore = app.redis === null ? new StreamTickets() : new RedisStreamTickets(app.redis, app.installationId)
+  app.decorate('streamTickets', tickets)
   app.decorate('eventStreams', streams)
   const endStreams = async () => { for (const end of [...streams]) end() }
   app.addHook('preClose', endStreams)
-  app.addHook('onClose', async () => { await endStreams(); unsubscribe() })
-}, { name: 'event-stream', dependencies: ['bus'] })
+  app.addHook('onClose', async () => { await endStreams(); unsubscribe(); unsubscribeResync() })
+}, { name: 'event-stream', dependencies: ['bus', 'redis', 'identity'] })

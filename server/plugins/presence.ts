@@ -18,9 +18,12 @@ export const presencePlugin = fp(async (app) => {
   app.decorate('presence', presence)
   const flushLastSeen = () => app.devices.recordLastSeen(presence.drainLastSeen()).catch((err: Error) => app.log.warn({ err: err.message }, 'last-seen flush failed'))
   const timer = setInterval(flushLastSeen, LAST_SEEN_FLUSH_MS).unref()
+  // Redis is back after an outage: this process's devices are online in it again.
+  const unsubscribe = app.bus.onResync(() => { presence.reassert().catch(app.redisError) })
   app.addHook('onClose', async () => {
+    unsubscribe()
     clearInterval(timer)
     await flushLastSeen()
     await presence.close()
   })
-}, { name: 'presence', dependencies: ['redis', 'repositories'] })
+}, { name: 'presence', dependencies: ['redis', 'bus', 'repositories'] })

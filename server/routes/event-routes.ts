@@ -22,7 +22,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['events'], security: [{ bearer: [] }], response: { 200: EventTicket } }
   }, async (request) => {
     if (!isSameOrigin(request)) throw new errors.CrossOrigin()
-    const ticket = tickets.issue({ userId: request.user.sub, tenantId: request.user.tid, role: request.user.role, sessionId: request.user.sid })
+    let ticket: string
+    try {
+      ticket = await tickets.issue({ userId: request.user.sub, tenantId: request.user.tid, role: request.user.role, sessionId: request.user.sid })
+    } catch (err) {
+      request.log.error({ err }, 'stream tickets unavailable')
+      throw new errors.Unavailable()
+    }
     return { ticket, expiresIn: Math.floor(tickets.ttlMs / 1000) }
   })
 
@@ -33,7 +39,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     // An EventSource from another site's page is refused even with a valid ticket (it is burnt too).
-    const holder = tickets.redeem(request.query.ticket)
+    let holder
+    try {
+      holder = await tickets.redeem(request.query.ticket)
+    } catch (err) {
+      request.log.error({ err }, 'stream tickets unavailable')
+      throw new errors.Unavailable()
+    }
     if (!isSameOrigin(request)) throw new errors.CrossOrigin()
     if (holder === null) throw new errors.InvalidTicket()
     // The credential may have been revoked between the ticket and now.
@@ -59,14 +71,17 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       raw.write(`id: ${log.formatId(entry.id)}\nevent: ${entry.event.type}\ndata: ${JSON.stringify(entry.event.data)}\n\n`)
       if (raw.writableLength > MAX_BUFFERED_BYTES) close()
     }
+    const resync = (): void => { raw.write(`id: ${log.formatId(log.lastId)}\nevent: resync\ndata: {}\n\n`) }
     raw.write('retry: 2000\n\n')
     const lastEventId = request.headers['last-event-id'] ?? request.query.lastEventId
     if (typeof lastEventId === 'string' && lastEventId !== '') {
       const missed = log.since(lastEventId)
-      if (missed === null) raw.write(`id: ${log.formatId(log.lastId)}\nevent: resync\ndata: {}\n\n`)
+      if (missed === null) resync()
       else for (const entry of missed) send(entry)
     }
-    const unsubscribe = log.subscribe(send)
+    const unsubscribeEvents = log.subscribe(send)
+    const unsubscribeRestart = log.onRestart(resync)
+    const unsubscribe = (): void => { unsubscribeEvents(); unsubscribeRestart() }
     // A named event, not an SSE comment: EventSource hides comments from the page, and the dashboard
     // needs to hear the hub to tell a live stream from a silent one (web/src/data/event-stream.ts).
     const heartbeat = setInterval(() => raw.write('event: keep-alive\ndata: {}\n\n'), HEARTBEAT_MS)

@@ -102,10 +102,13 @@ t.test('subscriptions: the limit counts what a device holds; QoS capped at 1; on
     raw.send({ cmd: 'subscribe', messageId: messageId++, subscriptions: [{ topic: commands, qos: 1 }] })
     raw.send({ cmd: 'unsubscribe', messageId: messageId++, unsubscriptions: [commands] })
   }
+  // With REDIS_URL every (un)subscription is a few Redis round trips (the session store, shared with
+  // other processes): on a loaded machine that takes a while, so the wait lasts while SUBACKs come in.
+  const subacksOf = () => raw.packets.filter((p) => p.cmd === 'suback' && (p.messageId as number) >= first) as mqttPacket.ISubackPacket[]
   const subacks = await eventually('every SUBACK', () => {
-    const got = raw.packets.filter((p) => p.cmd === 'suback' && (p.messageId as number) >= first) as mqttPacket.ISubackPacket[]
+    const got = subacksOf()
     return got.length === rounds ? got : undefined
-  }, 60_000)
+  }, { timeoutMs: 60_000, progress: () => subacksOf().length })
   t.equal(subacks.filter((s) => s.granted[0] === 1).length, rounds, 'all 1,000 subscriptions granted')
 
   // RELIABILITY 50: QoS 2 is granted QoS 1; a repeated filter gets one return code per filter.

@@ -54,3 +54,13 @@ t.test('the broker limits are environment variables, validated, 0 turning one of
   t.same(loadConfig({ HUB_TRUST_PROXY: '10.0.0.1, 192.168.0.0/16' }).trustProxy, ['10.0.0.1', '192.168.0.0/16'])
   t.equal(loadConfig({ HUB_TRUST_PROXY: '1' }).trustProxy, true)
 })
+
+t.test('HUB_WORKERS: 1 by default; more needs Postgres and Redis, each missing one named', async (t) => {
+  t.equal(loadConfig({}).workers, 1)
+  t.equal(loadConfig({ HUB_WORKERS: '4', DATABASE_URL: 'postgres://db/hub', REDIS_URL: 'redis://r:6379' }).workers, 4)
+  const err = t.throws(() => loadConfig({ HUB_WORKERS: '2' })) as Error
+  t.match(err.message, /HUB_WORKERS=2 needs DATABASE_URL/)
+  t.match(err.message, /HUB_WORKERS=2 needs REDIS_URL/)
+  t.throws(() => loadConfig({ HUB_WORKERS: '2', DATABASE_URL: 'pglite://memory', REDIS_URL: 'redis://r' }), /Postgres/)
+  for (const bad of ['0', 'many', '65', '1.5']) t.throws(() => loadConfig({ HUB_WORKERS: bad }), /HUB_WORKERS="/, bad)
+})
