@@ -57,6 +57,8 @@ interface Measured {
   publish: { sent: number, acked: number, lost: number, ackedInWindow: number, offeredPerSecond: number, ackedPerSecond: number }
 }
 
+/** BENCH_VERBOSE=1: each phase's start on stderr (a run of 100,000 takes many minutes). */
+const progress = (what: string): void => { if (process.env.BENCH_VERBOSE === '1') process.stderr.write(`${new Date().toISOString()} connections-workers: ${what}\n`) }
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
 const live: { hub?: HubProcess, children: ChildProcess[] } = { children: [] }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -90,11 +92,13 @@ async function measure (devicesCount: number, workers: number, loadProcesses: nu
   live.children = children
   let hub: HubProcess | undefined
   try {
+    progress(`${workers} hub process(es), ${devicesCount} devices: provisioning`)
     const db = await openDatabase(database.url, { poolSize: 2 })
     const tenantId = await new UserRepository(db).ensureTenant(DEFAULT_TENANT)
     const devices = await insertDevices(db.db, tenantId, devicesCount, 'fleet')
     const warmup = await insertDevices(db.db, tenantId, WARMUP_PER_WORKER * workers, 'warm-up')
     await db.close()
+    progress('starting the hub')
     hub = await startHubProcess({
       DATABASE_URL: database.url,
       REDIS_URL: redisUrl,
@@ -120,15 +124,18 @@ async function measure (devicesCount: number, workers: number, loadProcesses: nu
       timeoutMs: 60_000
     }))
     const generators = await forkConnectWorkers(specs, children)
+    progress('warm-up')
     await everyWorker(generators, { type: 'warmup' }, 'warmed', 300_000)
     await onlineWhen(hub, token, (n) => n === 0, 60_000)
     const before = await hub.memory()
+    progress('connecting')
     const t0 = Date.now()
-    const holding = await everyWorker(generators, { type: 'go' }, 'holding', Math.max(300_000, devicesCount * 20))
+    const holding = await everyWorker(generators, { type: 'go' }, 'holding', Math.max(300_000, devicesCount * 100))
     const connectMs = Math.max(...holding.map((r) => r.lastConnackAt)) - t0
     const connected = sum(holding.map((r) => r.connected))
     const hubOnline = await onlineWhen(hub, token, (n) => n >= connected, 60_000)
     const during = await hub.memory()
+    progress(`${connected} held (${hubOnline} online by the hub): publishing`)
     const published = await everyWorker(generators, { type: 'publish', intervalMs: PUBLISH_INTERVAL_MS, durationMs: PUBLISH_SECONDS * 1000, drainMs: DRAIN_MS }, 'published', PUBLISH_SECONDS * 1000 + DRAIN_MS + 60_000)
     const released = await everyWorker(generators, { type: 'release' }, 'released', 60_000)
     return summarize(devicesCount, workers, loadProcesses, holding, published, released, before, during, connectMs, hubOnline)
