@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import pino from 'pino'
 import postgres from 'postgres'
 import { loadConfig } from '../server/config.ts'
+import type { Db } from '../server/db/database.ts'
 import { devices as devicesTable } from '../server/db/schema/index.ts'
 import { createThrowawayDatabase } from '../test/helpers/throwaway-database.ts'
 import { startHub, type Hub } from '../server/hub.ts'
@@ -22,6 +23,23 @@ export interface BenchHub {
    * 256-bit random secrets, SHA-256 hashes), for fleets too large to create one by one. */
   provisionDevices (count: number, namePrefix: string): Promise<BenchDevice[]>
   close (): Promise<void>
+}
+
+/** Creates `count` devices of `tenantId` in `db` with bulk inserts of 1,000 rows (the repository's
+ * secret scheme: 256-bit random secrets, SHA-256 hashes) and returns their MQTT credentials. */
+export async function insertDevices (db: Db, tenantId: string, count: number, namePrefix: string): Promise<BenchDevice[]> {
+  const created: BenchDevice[] = []
+  for (let start = 0; start < count; start += 1000) {
+    const rows = []
+    for (let i = start; i < Math.min(count, start + 1000); i++) {
+      const id = randomUUID()
+      const secret = randomBytes(32).toString('base64url')
+      rows.push({ id, tenantId, name: `${namePrefix} ${i}`, secretHash: hashDeviceSecret(secret) })
+      created.push({ clientId: id, username: id, password: secret })
+    }
+    await db.insert(devicesTable).values(rows)
+  }
+  return created
 }
 
 /** The limits a benchmark hub runs with, set through the documented environment variables (0: off). The
@@ -46,13 +64,14 @@ export async function benchDatabases (): Promise<BenchDatabase[]> {
   const out: BenchDatabase[] = []
   for (const name of names) {
     if (name === 'pglite') out.push({ name })
-    else if (name === 'postgres') out.push({ name, serverUrl: BENCH_POSTGRES_URL, unavailable: await unreachable(BENCH_POSTGRES_URL) })
+    else if (name === 'postgres') out.push({ name, serverUrl: BENCH_POSTGRES_URL, unavailable: await postgresUnreachable(BENCH_POSTGRES_URL) })
     else throw new Error(`BENCH_DATABASES: unknown database ${name} (pglite, postgres)`)
   }
   return out
 }
 
-async function unreachable (url: string): Promise<string | undefined> {
+/** Why the Postgres server at `url` cannot be used (undefined: it answers). */
+export async function postgresUnreachable (url: string): Promise<string | undefined> {
   const sql = postgres(url, { max: 1, connect_timeout: 3, onnotice: () => {} })
   try {
     await sql`select 1`
@@ -90,18 +109,7 @@ export async function startBenchHub (env: Record<string, string> = {}, serverUrl
       return { clientId: device.id, username: device.id, password: secret }
     },
     async provisionDevices (count, namePrefix) {
-      const created: BenchDevice[] = []
-      for (let start = 0; start < count; start += 1000) {
-        const rows = []
-        for (let i = start; i < Math.min(count, start + 1000); i++) {
-          const id = randomUUID()
-          const secret = randomBytes(32).toString('base64url')
-          rows.push({ id, tenantId, name: `${namePrefix} ${i}`, secretHash: hashDeviceSecret(secret) })
-          created.push({ clientId: id, username: id, password: secret })
-        }
-        await hub.database.db.insert(devicesTable).values(rows)
-      }
-      return created
+      return await insertDevices(hub.database.db, tenantId, count, namePrefix)
     },
     async close () {
       await hub.close()

@@ -1,10 +1,11 @@
-import { fork, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { writeHeapSnapshot } from 'node:v8'
 import { benchDatabases, startBenchHub, type BenchHub } from './bench-hub.ts'
 import { boundCheck, printLine } from './bench-line.ts'
-import type { ConnectSpec, WorkerMessage } from './connect-worker.ts'
+import { forkConnectWorkers, message, sourceAddresses } from './connect-fleet.ts'
+import type { ConnectSpec } from './connect-worker.ts'
 
 /** Connections held by one hub process: TARGET authenticated devices (provisioned in bulk) connect with a
  * real CONNECT and publish one QoS 1 sample each (so each session is fully set up), and the hub's memory
@@ -42,20 +43,6 @@ const settle = async (bench: BenchHub): Promise<NodeJS.MemoryUsage & { wasm: num
   return { ...process.memoryUsage(), wasm: wasmBytes(bench) }
 }
 
-function message<T extends WorkerMessage['type']> (child: ChildProcess, type: T): Promise<Extract<WorkerMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (msg: WorkerMessage): void => {
-      if (msg.type !== type) return
-      child.off('message', onMessage)
-      child.off('exit', onExit)
-      resolve(msg as Extract<WorkerMessage, { type: T }>)
-    }
-    const onExit = (code: number | null): void => { reject(new Error(`connect worker exited with ${String(code)} before '${type}'`)) }
-    child.on('message', onMessage)
-    child.once('exit', onExit)
-  })
-}
-
 const databases = await benchDatabases()
 if (databases.length > 1) {
   // One process per database: the memory figures of one hub must not start from another's heap.
@@ -71,29 +58,24 @@ if (databases.length > 1) {
 
 async function once (serverUrl: string | undefined): Promise<void> {
   const bench = await startBenchHub({ HUB_CONNECT_RATE_PER_IP: CONNECT_RATE_PER_IP, HUB_DEVICE_PUBLISH_RATE: '50', HUB_DEVICE_PUBLISH_BURST: '200' }, serverUrl)
-  const children: ChildProcess[] = []
+  let children: ChildProcess[] = []
+  const forked: ChildProcess[] = []
   try {
     const devices = await bench.provisionDevices(TARGET, 'conn')
     const warmupDevices = await bench.provisionDevices(WARMUP_DEVICES, 'warm-up')
     const { hostname, port } = new URL(bench.hub.mqttUrl)
-    const addresses = Array.from({ length: SOURCE_ADDRESSES }, (_, i) => `127.0.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`)
-    for (let w = 0; w < WORKERS; w++) {
-      const child = fork(new URL('./connect-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      children.push(child)
-      const spec: ConnectSpec = {
-        host: hostname,
-        port: Number(port),
-        devices: devices.filter((_, i) => i % WORKERS === w),
-        warmup: warmupDevices.filter((_, i) => i % WORKERS === w),
-        addresses: addresses.filter((_, i) => i % WORKERS === w),
-        concurrency: CONCURRENCY,
-        keepaliveSeconds: 1200,
-        timeoutMs: 60_000
-      }
-      const ready = message(child, 'ready')
-      child.send({ type: 'spec', spec })
-      await ready
-    }
+    const addresses = sourceAddresses(SOURCE_ADDRESSES)
+    const specs = Array.from({ length: WORKERS }, (_, w): ConnectSpec => ({
+      host: hostname,
+      port: Number(port),
+      devices: devices.filter((_, i) => i % WORKERS === w),
+      warmup: warmupDevices.filter((_, i) => i % WORKERS === w),
+      addresses: addresses.filter((_, i) => i % WORKERS === w),
+      concurrency: CONCURRENCY,
+      keepaliveSeconds: 1200,
+      timeoutMs: 60_000
+    }))
+    children = await forkConnectWorkers(specs, forked)
     const warmed = children.map((child) => message(child, 'warmed'))
     for (const child of children) child.send({ type: 'warmup' })
     await Promise.all(warmed)
@@ -143,7 +125,7 @@ async function once (serverUrl: string | undefined): Promise<void> {
       boundCheck('hubBytesPerConnection', livePerConnection, 'bytes', BUDGET_BYTES)
     ])
   } finally {
-    for (const child of children) if (child.exitCode === null) child.kill()
+    for (const child of forked) if (child.exitCode === null) child.kill()
     await bench.close()
   }
 }

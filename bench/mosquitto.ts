@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { accepting, freePort } from './free-port.ts'
 
 /** The `mosquitto` binary (MOSQUITTO_BIN, else the first on PATH or in /usr/sbin), or null. */
 export function mosquittoBinary (): string | null {
@@ -15,26 +15,6 @@ export function mosquittoBinary (): string | null {
 }
 
 export interface RunningMosquitto { url: string, version: string, stop: () => Promise<void> }
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-async function accepting (port: number, deadline: number): Promise<void> {
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true) })
-      socket.once('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`mosquitto did not listen on ${port}`)
-}
 
 /** Starts `bin` on a free loopback port with a minimal config: anonymous clients, no persistence, and no
  * inflight or queue limit (so a QoS 1 subscriber is sent every message, as by bare Aedes). */
@@ -57,7 +37,7 @@ export async function startMosquitto (bin: string): Promise<RunningMosquitto> {
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const exited = new Promise<never>((resolve, reject) => child.once('exit', (code) => reject(new Error(`mosquitto exited with ${String(code)}: ${stderr.trim()}`))))
   try {
-    await Promise.race([accepting(port, Date.now() + 5000), exited])
+    await Promise.race([accepting(port, Date.now() + 5000, 'mosquitto'), exited])
   } catch (err) {
     child.kill()
     rmSync(dir, { recursive: true, force: true })
