@@ -66,8 +66,9 @@ const num = (v: unknown): number => Number(v)
  * watermark, in one transaction: a crash or restart leaves both as they were, so no row is lost or
  * counted twice. The new watermark never passes the start of a transaction still open (pg_stat_activity;
  * on PGlite there is no other), so a row committed later cannot fall behind it. The watermark row is
- * locked first, so two hub processes take turns. Returns the raw rows rolled up (0: caught up). */
-export async function rollUpOnce (database: Database, options: RollupOptions = rollupDefaults): Promise<number> {
+ * locked first, so two hub processes take turns. Returns the raw rows rolled up, and whether more rows
+ * were left for the next run. */
+export async function rollUpOnce (database: Database, options: RollupOptions = rollupDefaults): Promise<{ rows: number, more: boolean }> {
   return await database.db.transaction(async (tx) => {
     const one = async (query: SQL): Promise<Record<string, unknown> | undefined> => resultRows<Record<string, unknown>>(await tx.execute(query))[0]
     const state = await one(sql`
@@ -75,7 +76,7 @@ export async function rollUpOnce (database: Database, options: RollupOptions = r
         (select (extract(epoch from min(xact_start)) * 1000)::float8 from pg_stat_activity
           where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend' and xact_start is not null) as oldest
       from telemetry_rollup_state where source = ${ROLLUP_SOURCE} for update`)
-    if (state === undefined) return 0
+    if (state === undefined) return { rows: 0, more: false }
     const from = num(state.watermark)
     const oldest = state.oldest === null || state.oldest === undefined ? Infinity : num(state.oldest)
     let to = Math.floor(Math.min(num(state.now), oldest) - options.marginMs)
@@ -84,9 +85,9 @@ export async function rollUpOnce (database: Database, options: RollupOptions = r
       where received_at >= ${timeParam(from)} and received_at < ${timeParam(to)}
       order by received_at offset ${options.batchRows} limit 1`)
     if (cut !== undefined) to = Math.max(num(cut.at), from + 1)
-    if (!(to > from)) return 0
+    if (!(to > from)) return { rows: 0, more: false }
     const done = await one(upsert(from, to))
-    return done === undefined ? 0 : num(done.rows)
+    return { rows: done === undefined ? 0 : num(done.rows), more: cut !== undefined }
   })
 }
 
@@ -94,9 +95,9 @@ export async function rollUpOnce (database: Database, options: RollupOptions = r
 export async function rollUpAll (database: Database, options: RollupOptions = rollupDefaults, maxRuns = Infinity): Promise<number> {
   let total = 0
   for (let run = 0; run < maxRuns; run++) {
-    const rows = await rollUpOnce(database, options)
+    const { rows, more } = await rollUpOnce(database, options)
     total += rows
-    if (rows < options.batchRows) break
+    if (!more) break
   }
   return total
 }
