@@ -19,7 +19,7 @@ export interface RollupOptions {
   marginMs: number
 }
 
-export const rollupDefaults: RollupOptions = { batchRows: 20_000, marginMs: 1000 }
+export const rollupDefaults: RollupOptions = { batchRows: 20_000, marginMs: 5000 }
 
 const metricAggregates = ROLLUP_METRICS.map((m) => {
   const c = snake(m.key)
