@@ -53,7 +53,7 @@ t.test('a hub restart loses nothing and runs nothing twice', async (t) => {
   t.equal(next.deliveries, 1)
   t.equal(lpa.runs, 2, 'each command ran once on the device')
   const pkg = await waitCommand(second, token, offline.id)
-  t.equal(pkg.status, 'succeeded', 'the eUICC accepts the package signed with the same eIM key')
+  t.equal(pkg.status, 'succeeded', `the eUICC accepts the package signed with the same eIM key (${JSON.stringify(pkg)})`)
   t.equal(pkg.euicc?.counterValue, 2, 'the counter continues after the restart')
   const profiles = (await second.api(token, 'GET', `/api/devices/${lpa.id}/profiles`)).body.items
   t.match(profiles, [{ iccid: ICCID_A, state: 'disabled' }, { iccid: ICCID_B, state: 'enabled' }])
