@@ -32,6 +32,10 @@ export class CommandRunner {
 
   /** Runs a delivered command (once: a repeat is answered from memory) and publishes its result. */
   run (commandId: string, payload: Buffer): void {
+    // A device that has said goodbye runs nothing more: a delivery that reaches it while it disconnects
+    // is sent again when it is back (the hub resends until it has the result). Run now, its result would
+    // be kept by a device that is going away, and the eUICC would refuse the resent package as a replay.
+    if (this.o.stopped()) return
     const stats = this.o.stats
     stats.count('commandsReceived')
     const known = this.results.get(commandId)
