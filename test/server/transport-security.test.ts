@@ -76,7 +76,7 @@ t.test('HUB_HTTPS_PORT: the dashboard, the API and SSE over TLS; Secure cookie a
 
   const page = await tlsRequest(base + '/', tls.certPem)
   t.equal(page.status, 200, 'the dashboard over HTTPS')
-  t.match(page.text, /<script type="module" src="\/app\.js">/)
+  t.match(page.text, /<script type="module" src="\/assets\/app-[\w-]+\.js"><\/script>/)
   t.equal(page.headers['strict-transport-security'], HSTS_VALUE, 'HSTS over HTTPS')
   const plainPage = await request(hub.httpUrl, 'GET', '/')
   t.equal(plainPage.status, 200)
