@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { freePort } from './free-port.ts'
+import { freePort } from '../test/helpers/free-port.ts'
 
 /** A hub started as a user starts it (`node --import tsx server/main.ts`, settings in the environment),
  * in a process group of its own, with bench/hub-memory-probe.ts preloaded to read each process's memory. */

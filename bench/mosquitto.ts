@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { accepting, freePort } from './free-port.ts'
+import { accepting, freePort } from '../test/helpers/free-port.ts'
 
 /** The `mosquitto` binary (MOSQUITTO_BIN, else the first on PATH or in /usr/sbin), or null. */
 export function mosquittoBinary (): string | null {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { accepting, freePort } from './free-port.ts'
+import { accepting, freePort } from '../test/helpers/free-port.ts'
 
 /** The Redis a bench's hub runs on. `kind` says which: BENCH_REDIS_URL when set; else a private
  * `redis-server` started for the run on a free port (no persistence), so that the bench's traffic never

@@ -3,24 +3,17 @@
 // with the gateway's secret and once with its client certificate (the variant the file's comments say).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import t, { type Test } from 'tap'
 import { eventually } from '../helpers/eventually.ts'
+import { freePort } from '../helpers/free-port.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 import { p256Request, throwawayCertificate } from '../helpers/tls-certificate.ts'
 
 const mosquittoBinary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => spawnSync(p, ['-h']).error === undefined)
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 /** mosquitto.conf with its placeholders filled in, on a free local port and a temporary data directory;
  * with `certificate`, changed as its comments say for a client certificate instead of the secret. */

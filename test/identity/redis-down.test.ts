@@ -5,16 +5,8 @@ import { sql } from 'drizzle-orm'
 import mqtt from 'mqtt'
 import { request } from '../helpers/hub-client.ts'
 import { eventually } from '../helpers/eventually.ts'
+import { freePort } from '../helpers/free-port.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
-
-const freePort = () => new Promise<number>((resolve, reject) => {
-  const server = createServer()
-  server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number }
-    server.close(() => resolve(port))
-  })
-  server.on('error', reject)
-})
 
 // RELIABILITY E37: with Redis down, sign-in fails closed with a generic 503 (not 500, not unlimited),
 // tokens are not trusted without the revocation list, and MQTT ingest goes on. A private redis-server on

@@ -5,7 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createServer } from 'node:net'
 import mqtt, { type MqttClient } from 'mqtt'
 import { request, type Answer } from '../helpers/hub-client.ts'
 import type { DeviceCredentials, Teardown } from '../helpers/test-hub.ts'
@@ -101,16 +100,4 @@ export async function connectDevice (t: Teardown, mqttUrl: string, credentials: 
   const client = await mqtt.connectAsync(mqttUrl, { ...credentials, reconnectPeriod: 0, connectTimeout: 30_000 })
   t.teardown(() => client.endAsync(true))
   return client
-}
-
-/** A free TCP port on 127.0.0.1 (for a Redis server of the test's own). */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }

@@ -8,7 +8,8 @@ import { Redis } from 'ioredis'
 import { eventually } from '../helpers/eventually.ts'
 import { SseClient } from '../helpers/sse-client.ts'
 import { throwawayDatabase, type Teardown } from '../helpers/test-hub.ts'
-import { connectDevice, freePort, skipScale, startHubProcess } from './hub-process.ts'
+import { freePort } from '../helpers/free-port.ts'
+import { connectDevice, skipScale, startHubProcess } from './hub-process.ts'
 import { Qos1Publisher, storedSeqs } from './qos1-publisher.ts'
 
 const DEVICES = 4

@@ -1,7 +1,8 @@
 import { connect, createServer, type AddressInfo } from 'node:net'
 
-/** A TCP port free on 127.0.0.1 right now (the kernel's choice for port 0), for a server the bench
- * starts as a child process and so cannot ask for port 0 itself. */
+/** A TCP port free on 127.0.0.1 right now (the kernel's choice for port 0), for a server started as a
+ * child process (a hub, redis-server, mosquitto) that cannot report a port 0 choice back. Tests and
+ * benches share this one. */
 export async function freePort (): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
