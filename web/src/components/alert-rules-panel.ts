@@ -8,7 +8,7 @@ import { apiContext } from '../data/context.ts'
 import { alertKinds, alertMetrics, alertSeverities, type AlertKind, type AlertRule, type Operator } from '../data/console-types.ts'
 import { listOperators } from '../data/operator-filter.ts'
 import { LocaleController, t } from '../i18n/index.ts'
-import { alertTableStyles, severityClass } from './alert-table-styles.ts'
+import { cardTableStyles, severityClass } from './alert-table-styles.ts'
 import { confirmAction } from './confirm-dialog.ts'
 import { formatMetric } from './format.ts'
 import { viewStyles } from './shared-styles.ts'
@@ -19,7 +19,7 @@ import { viewStyles } from './shared-styles.ts'
  */
 @customElement('alert-rules-panel')
 export class AlertRulesPanel extends LitElement {
-  static override styles = [viewStyles, alertTableStyles, css`
+  static override styles = [viewStyles, cardTableStyles, css`
     details { margin-bottom: 0.75rem; }
     details summary { cursor: pointer; font-weight: 600; margin-bottom: 0.5rem; }
   `]

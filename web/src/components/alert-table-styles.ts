@@ -3,8 +3,9 @@ import { css } from 'lit'
 /** A severity's badge class. */
 export const severityClass: Record<string, string> = { critical: 'bad', warning: 'warn', info: '' }
 
-/** The alerts' and the rules' tables: action buttons, and a card per row on a phone. */
-export const alertTableStyles = css`
+/** Tables with action buttons that become a card per row on a phone (class `cards`, each cell's
+ * `data-label` its column's name): alerts, rules, webhooks. */
+export const cardTableStyles = css`
   td.actions { white-space: nowrap; text-align: right; }
   td.actions button { padding: 0.15rem 0.5rem; font-size: 0.8rem; }
   @media (max-width: 40rem) {

@@ -12,7 +12,7 @@ import type { HubEvent } from '../data/types.ts'
 import { LocaleController, t, type MessageKey } from '../i18n/index.ts'
 import { devicePath, type Router } from '../router.ts'
 import './alert-rules-panel.ts'
-import { alertTableStyles, severityClass } from './alert-table-styles.ts'
+import { cardTableStyles, severityClass } from './alert-table-styles.ts'
 import { formatDateTime, formatMetric, formatRelative } from './format.ts'
 import { viewStyles } from './shared-styles.ts'
 
@@ -26,7 +26,7 @@ const resolutions = new Set(['cleared', 'device-deleted', 'rule-changed', 'rule-
  */
 @customElement('alerts-view')
 export class AlertsView extends LitElement {
-  static override styles = [viewStyles, alertTableStyles, css`
+  static override styles = [viewStyles, cardTableStyles, css`
     .tabs { display: flex; flex-wrap: wrap; gap: 0.25rem; }
     .tabs button[aria-pressed=true] { background: var(--hub-accent); border-color: var(--hub-accent); color: var(--hub-accent-fg); }
     .tabs button::first-letter { text-transform: uppercase; }

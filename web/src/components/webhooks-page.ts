@@ -6,6 +6,7 @@ import { apiContext } from '../data/context.ts'
 import { webhookEvents, type Webhook, type WebhookDelivery } from '../data/console-types.ts'
 import { LocaleController, t } from '../i18n/index.ts'
 import { confirmAction } from './confirm-dialog.ts'
+import { cardTableStyles } from './alert-table-styles.ts'
 import { formatDateTime } from './format.ts'
 import { viewStyles } from './shared-styles.ts'
 
@@ -16,7 +17,7 @@ const LOG_REFRESH_MS = 3000
  * delete after a confirmation, and the delivery log of one, read again every few seconds while open. */
 @customElement('webhooks-page')
 export class WebhooksPage extends LitElement {
-  static override styles = viewStyles
+  static override styles = [viewStyles, cardTableStyles]
 
   @consume({ context: apiContext }) api!: ApiClient
 
@@ -81,6 +82,8 @@ export class WebhooksPage extends LitElement {
 
   protected override render () {
     const open = this.open
+    const hookCols = [t('webhooks.url'), t('webhooks.events'), t('webhooks.enabled'), t('admin.created')]
+    const logCols = [t('audit.time'), t('webhooks.event'), t('admin.state'), t('webhooks.attempts'), t('webhooks.answer')]
     return html`
       <p class="muted">${t('webhooks.help')}</p>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : null}
@@ -94,13 +97,13 @@ export class WebhooksPage extends LitElement {
 ? html`<p class="notice" role="status" data-webhook-secret>${t('webhooks.secretOnce')} <span class="secret">${this.secret}</span>
         <button type="button" @click=${() => { this.secret = '' }}>${t('ops.hideSecret')}</button></p>`
 : null}
-      <div class="table-wrap"><table><thead><tr><th>${t('webhooks.url')}</th><th>${t('webhooks.events')}</th><th>${t('webhooks.enabled')}</th><th>${t('admin.created')}</th><th></th></tr></thead><tbody>
+      <div class="table-wrap"><table class="cards"><thead><tr>${hookCols.map(c => html`<th>${c}</th>`)}<th></th></tr></thead><tbody>
         ${this.hooks.map(h => html`<tr data-webhook=${h.url}>
-          <td class="mono wrap">${h.url}</td><td>${h.events.join(', ')}</td>
-          <td><input type="checkbox" aria-label=${t('webhooks.enabledOf', { url: h.url })} .checked=${h.enabled}
+          <td class="mono wrap" data-label=${hookCols[0]}>${h.url}</td><td data-label=${hookCols[1]}>${h.events.join(', ')}</td>
+          <td data-label=${hookCols[2]}><input type="checkbox" aria-label=${t('webhooks.enabledOf', { url: h.url })} .checked=${h.enabled}
             @change=${(e: Event) => this.#act(() => this.api.request('PATCH', `/api/webhooks/${h.id}`, { body: { enabled: (e.target as HTMLInputElement).checked } }))}></td>
-          <td>${formatDateTime(h.createdAt)}</td>
-          <td><button type="button" data-log aria-expanded=${open?.id === h.id} @click=${() => this.#show(h)}>${t('webhooks.log')}</button>
+          <td data-label=${hookCols[3]}>${formatDateTime(h.createdAt)}</td>
+          <td class="actions"><button type="button" data-log aria-expanded=${open?.id === h.id} @click=${() => this.#show(h)}>${t('webhooks.log')}</button>
             <button type="button" class="danger" data-delete @click=${() => this.#delete(h)}>${t('ops.delete')}</button></td>
         </tr>`)}
       </tbody></table></div>
@@ -109,11 +112,11 @@ export class WebhooksPage extends LitElement {
 ? html`<section class="panel" data-deliveries aria-live="polite"><h3>${t('webhooks.logOf', { url: open.url })}</h3>
         ${this.log?.length === 0
 ? html`<p class="muted">${t('webhooks.noDeliveries')}</p>`
-: html`<div class="table-wrap"><table>
-          <thead><tr><th>${t('audit.time')}</th><th>${t('webhooks.event')}</th><th>${t('admin.state')}</th><th>${t('webhooks.attempts')}</th><th>${t('webhooks.answer')}</th></tr></thead>
-          <tbody>${(this.log ?? []).map(d => html`<tr data-delivery=${d.status}><td>${formatDateTime(d.createdAt)}</td><td class="mono">${d.eventType}</td>
-            <td><span class="badge ${d.status === 'delivered' ? 'good' : d.status === 'failed' ? 'bad' : ''}">${t(`delivery.${d.status}`)}</span></td>
-            <td>${d.attempts}</td><td class="wrap">${d.lastStatus ?? ''} ${d.lastError ?? ''}</td></tr>`)}</tbody></table></div>`}</section>`
+: html`<div class="table-wrap"><table class="cards">
+          <thead><tr>${logCols.map(c => html`<th>${c}</th>`)}</tr></thead>
+          <tbody>${(this.log ?? []).map(d => html`<tr data-delivery=${d.status}><td data-label=${logCols[0]}>${formatDateTime(d.createdAt)}</td><td class="mono" data-label=${logCols[1]}>${d.eventType}</td>
+            <td data-label=${logCols[2]}><span class="badge ${d.status === 'delivered' ? 'good' : d.status === 'failed' ? 'bad' : ''}">${t(`delivery.${d.status}`)}</span></td>
+            <td data-label=${logCols[3]}>${d.attempts}</td><td class="wrap" data-label=${logCols[4]}>${d.lastStatus ?? ''} ${d.lastError ?? ''}</td></tr>`)}</tbody></table></div>`}</section>`
 : null}`
   }
 }
