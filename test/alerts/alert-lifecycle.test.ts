@@ -123,9 +123,18 @@ t.test('command-failed: raised when a command fails, resolved when the next one 
   await alertIn(hub, token, rule.id, device.id, 'resolved')
 })
 
-t.test('acknowledge: open → acknowledged, audited; twice is 409; still resolves by itself', async (t) => {
+/** The hub's Prometheus counter `name` for `severity` (0 before its first count). */
+async function counter (name: string, severity: string): Promise<number> {
+  const text = await (await fetch(`${hub.httpUrl}/metrics`)).text()
+  const match = new RegExp(`^${name}\\{severity="${severity}"\\} (\\d+)$`, 'm').exec(text)
+  return match === null ? 0 : Number(match[1])
+}
+
+t.test('acknowledge: open → acknowledged, audited; twice is 409; still resolves by itself; counted per severity', async (t) => {
   const { device, credentials } = await hub.createDevice(token)
-  const rule = await createRule(hub, token, { name: 'ack me', kind: 'metric', metric: 'sinr', op: '<', threshold: 0 })
+  // The earlier tests' `info` alerts have all resolved: the `info` counters move by this test alone.
+  const before = { raised: await counter('hub_alerts_raised_total', 'info'), acknowledged: await counter('hub_alerts_acknowledged_total', 'info'), resolved: await counter('hub_alerts_resolved_total', 'info') }
+  const rule = await createRule(hub, token, { name: 'ack me', kind: 'metric', metric: 'sinr', op: '<', threshold: 0, severity: 'info' })
   const client = await connectDevice(t, hub, credentials)
   await publishTelemetry(client, device.id, [{ sinr: -5 }])
   const open = await alertIn(hub, token, rule.id, device.id, 'open')
@@ -143,6 +152,9 @@ t.test('acknowledge: open → acknowledged, audited; twice is 409; still resolve
   const resolved = await alertIn(hub, token, rule.id, device.id, 'resolved')
   t.ok(resolved.acknowledgedAt !== null, 'an acknowledged alert keeps its acknowledgement when it resolves')
   t.equal(await rowsOf(rule.id), 1, 'breaking samples while acknowledged raised nothing new')
+  t.equal(await counter('hub_alerts_raised_total', 'info'), before.raised + 1, 'hub_alerts_raised_total{severity="info"} counted it once')
+  t.equal(await counter('hub_alerts_acknowledged_total', 'info'), before.acknowledged + 1, 'and its acknowledgement')
+  t.equal(await counter('hub_alerts_resolved_total', 'info'), before.resolved + 1, 'and its resolution')
 })
 
 t.test('rules and alerts are the tenant\'s own', async (t) => {
