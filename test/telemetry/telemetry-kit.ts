@@ -68,7 +68,17 @@ export async function rawBuckets (database: Database, deviceId: string, bucketSe
   })
 }
 
-/** Means may differ in their last bits (sums added in another order): rounded to 9 significant digits. */
-export function rounded (items: object[]): object[] {
-  return items.map((item) => Object.fromEntries(Object.entries(item).map(([k, v]) => [k, typeof v === 'number' && k.endsWith('Avg') ? Number(v.toPrecision(9)) : v])))
+/** Means may differ in their last bits (sums added in another order): each mean of `actual` within a
+ * relative 1e-9 of the same mean in `expected` takes the expected value, so that `t.same(meansAlike(a, e),
+ * e)` fails, with its diff, only on a real difference. (Rounding both to 9 digits failed when the two
+ * fell on either side of a rounding boundary.) */
+export function meansAlike (actual: object[], expected: object[]): object[] {
+  return actual.map((item, i) => {
+    const other = (expected[i] ?? {}) as Record<string, unknown>
+    return Object.fromEntries(Object.entries(item).map(([k, v]) => {
+      const e = other[k]
+      const near = k.endsWith('Avg') && typeof v === 'number' && typeof e === 'number' && Math.abs(v - e) <= 1e-9 * Math.max(Math.abs(v), Math.abs(e), 1)
+      return [k, near ? e : v]
+    }))
+  })
 }
