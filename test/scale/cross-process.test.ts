@@ -1,7 +1,8 @@
 // Two hub processes on one Postgres database and one Redis (docs/scale-out.md): any process commands any
 // device, SSE on one carries what happens on the other, a stream ticket taken on one opens the stream on
-// the other, and a device's session moves between processes.
+// the other, and a device's session moves between processes; a device's own MQTT traffic stays off Redis.
 import t from 'tap'
+import { Redis } from 'ioredis'
 import { eventually } from '../helpers/eventually.ts'
 import { request } from '../helpers/hub-client.ts'
 import { SseClient } from '../helpers/sse-client.ts'
@@ -45,8 +46,14 @@ t.test('two hub processes sharing Postgres and Redis', { skip: skipScale }, asyn
     await sseA.next((e) => e.event === 'device.offline' && e.data.deviceId === device.id)
   })
 
-  t.test('a command issued on A reaches a device connected to B, and its result ends it', async (t) => {
+  t.test('a command issued on A reaches a device connected to B, and its result ends it; none of the device\'s MQTT traffic goes through Redis', async (t) => {
     const { device, credentials } = await create()
+    // Whatever the MQTT router would route through Redis for this device appears on this pattern.
+    const observer = new Redis(process.env.REDIS_URL as string)
+    t.teardown(() => observer.disconnect())
+    const throughRedis: string[] = []
+    observer.on('pmessage', (_pattern, channel) => { throughRedis.push(channel) })
+    await observer.psubscribe(`euicc-hub:*:mqtt:devices/${device.id}/*`)
     const client = await connectDevice(t, b.mqttUrl, credentials)
     const received: Array<{ topic: string, message: { id: string } }> = []
     client.on('message', (topic, payload) => { received.push({ topic, message: JSON.parse(payload.toString()) }) })
@@ -62,6 +69,11 @@ t.test('two hub processes sharing Postgres and Redis', { skip: skipScale }, asyn
     })
     t.equal(ended.deliveries, 1, 'delivered once')
     t.equal(received.length, 1)
+    await client.publishAsync(`devices/${device.id}/telemetry`, JSON.stringify({ ts: Date.now(), seq: 1, rsrp: -90 }), { qos: 1 })
+    // A PUBLISH through Redis would have come back to the observer before its PUBACK (the router's
+    // own subscriber is just another client of the same Redis); a round trip more to be sure.
+    await observer.ping()
+    t.same(throughRedis, [], 'the command, its result and telemetry stayed on B: each device\'s traffic is local (broker/redis-stores.ts)')
   })
 
   t.test('a takeover of a client id on B closes its connection on A; the device stays online', async (t) => {
