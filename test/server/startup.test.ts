@@ -22,7 +22,9 @@ function start (env: Record<string, string>, untilOutput?: RegExp): Promise<{ co
     }
     child.stdout.on('data', onData)
     child.stderr.on('data', onData)
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    // A hang guard, not a speed limit: a first start migrates a new PGlite, which took over 60 s on a
+    // machine loaded 10 times over its cores (the file's own guard, .taprc, is 600 s).
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000)
     child.on('exit', (code) => { clearTimeout(timer); resolve({ code, output }) })
   })
 }
