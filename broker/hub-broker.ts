@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream'
 import { Aedes, type Client, type ConnectPacket } from 'aedes'
 import memoryPersistence from 'aedes-persistence'
 import { MAX_TOPIC_LEVELS } from '../protocol/topics.ts'
-import { AddressRateLimit } from './address-rate.ts'
+import { ConnectionRate, type SharedAddressRate } from './address-rate.ts'
 import type { AuthenticatedDevice, AuthenticatedGateway, BrokerBackend, BrokerLimits } from './broker-contract.ts'
 import { certificateIdentityOf, type CertificateIdentity, type ClientCertificateGate } from './client-certificates.ts'
 import { checkConnect, clampKeepalive, refusal, ReturnCode, type ConnectRefusal } from './connect-policy.ts'
@@ -34,12 +34,23 @@ export type { AuthenticatedDevice, BrokerBackend, BrokerLimits, ConnectionReject
 const REFUSED = Symbol('refused')
 type Refused = typeof REFUSED
 
+/** What the broker shares with the other hub processes through Redis (docs/scale-out.md); null: kept in
+ * this process's memory. */
+export interface SharedBrokerState {
+  /** Aedes' router and session store (broker/redis-stores.ts). */
+  stores: BrokerStores | null
+  /** The per-address connection rate's bucket (broker/redis-address-rate.ts). */
+  connectRate: SharedAddressRate | null
+}
+
 /** The embedded Aedes broker with the hub's policies: stream guard in front, device authentication,
  * per-device topic ACL, durable ingest inside authorizePublish. */
 export class HubBroker {
   readonly aedes: Aedes
   private readonly session: SessionPersistence
-  private readonly connectRate: AddressRateLimit | null
+  private readonly connectRate: ConnectionRate | null
+  /** Sockets waiting for the shared connection rate's verdict: not read yet, destroyed at close. */
+  private readonly awaitingRate = new Set<Duplex>()
   private readonly listeners: MqttListeners
   private readonly publishes: PublishAdmission
   private readonly subscriptions: SubscriptionRules
@@ -57,11 +68,14 @@ export class HubBroker {
   /** A gateway's session state between its authentication and its session. */
   private readonly gateways = new WeakMap<Client, GatewaySession>()
 
-  /** `stores`: the Redis router and session store shared with other hub processes, or null for this
-   * process's memory (broker/redis-stores.ts). */
-  private constructor (private readonly backend: BrokerBackend, private readonly limits: BrokerLimits, private readonly stores: BrokerStores | null) {
+  /** Aedes' router and session store in Redis, released after Aedes has closed; null: in memory. */
+  private readonly stores: BrokerStores | null
+
+  private constructor (private readonly backend: BrokerBackend, private readonly limits: BrokerLimits, shared: SharedBrokerState) {
+    const { stores } = shared
+    this.stores = stores
     this.session = sessionPersistence(stores?.persistence ?? (memoryPersistence as unknown as () => object)(), isCommandTopic)
-    this.connectRate = limits.connectRatePerIp > 0 ? new AddressRateLimit(limits.connectRatePerIp) : null
+    this.connectRate = limits.connectRatePerIp > 0 ? new ConnectionRate(limits.connectRatePerIp, shared.connectRate) : null
     this.listeners = new MqttListeners((stream, req) => this.handle(stream, req), backend, limits.maxPacketBytes)
     this.aedes = new Aedes({
       persistence: this.session.persistence as never,
@@ -121,8 +135,8 @@ export class HubBroker {
     })
   }
 
-  static async create (backend: BrokerBackend, limits: BrokerLimits, stores: BrokerStores | null = null): Promise<HubBroker> {
-    const broker = new HubBroker(backend, limits, stores)
+  static async create (backend: BrokerBackend, limits: BrokerLimits, shared: SharedBrokerState = { stores: null, connectRate: null }): Promise<HubBroker> {
+    const broker = new HubBroker(backend, limits, shared)
     // Aedes closes a client whose id connected to another process (its handler, registered by listen(),
     // runs after this one): the close that follows is a move, not the device going offline.
     const aedes = broker.aedes as unknown as { clients: Record<string, Client | undefined> }
@@ -143,20 +157,29 @@ export class HubBroker {
   /** Hands a raw connection to Aedes through the per-address connection rate and the stream guard. */
   handle (stream: Duplex, req?: IncomingMessage): void {
     const address = req?.socket.remoteAddress ?? (stream as { remoteAddress?: string }).remoteAddress
-    if (this.connectRate !== null && address !== undefined && !this.connectRate.take(address)) {
-      // [RELIABILITY 5] a storm from one address: closed before Aedes or any allocation of its own.
-      this.backend.guardRejected({ code: 'connect-rate', detail: `more than ${this.limits.connectRatePerIp} new connections/s from ${address}` })
-      stream.destroy()
-      return
-    }
+    const verdict = this.connectRate === null || address === undefined ? true : this.connectRate.admit(address)
+    // [RELIABILITY 5] a storm from one address past this process's budget: closed before Aedes or any
+    // allocation of its own, and before any Redis round trip.
+    if (verdict === false) { this.refuseRate(stream, address); return }
     this.sockets++
     let counted = true
     const uncount = (): void => { if (counted) { counted = false; this.sockets-- } }
     stream.once('close', uncount)
     if (stream.destroyed) uncount()
-    const guarded = guardStream(stream, this.limits, (rejection) => this.backend.guardRejected(rejection))
-    const client = this.aedes.handle(guarded, req)
-    interceptInbound(client, (packet) => this.subscriptions.inbound(client, packet))
+    if (verdict === true) { this.serve(stream, req); return }
+    // The shared budget decides (at most SHARED_TIMEOUT_MS, broker/address-rate.ts). Meanwhile nothing
+    // reads the socket (what the device sends stays in it, for Aedes), and its errors are heard here; a
+    // socket closed meanwhile, or by the broker's close, is not served.
+    const ignore = (): void => {}
+    stream.on('error', ignore)
+    this.awaitingRate.add(stream)
+    verdict.then((admitted) => {
+      this.awaitingRate.delete(stream)
+      stream.off('error', ignore)
+      if (stream.destroyed) return
+      if (admitted) this.serve(stream, req)
+      else this.refuseRate(stream, address)
+    }, () => {}) // never rejects (ConnectionRate)
   }
 
   /** Ends every open session of a device on this process (deleted, disabled, credentials changed):
@@ -188,8 +211,22 @@ export class HubBroker {
   async close (): Promise<void> {
     this.connectRate?.close()
     this.listeners.close()
+    for (const stream of this.awaitingRate) stream.destroy()
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
     await this.stores?.close()
+  }
+
+  /** Closes a connection over its address's rate (`hub_mqtt_stream_rejections_total{reason="connect-rate"}`). */
+  private refuseRate (stream: Duplex, address: string | undefined): void {
+    this.backend.guardRejected({ code: 'connect-rate', detail: `more than ${this.limits.connectRatePerIp} new connections/s from ${address ?? 'an unknown address'}` })
+    stream.destroy()
+  }
+
+  /** The stream guard in front, then Aedes. */
+  private serve (stream: Duplex, req?: IncomingMessage): void {
+    const guarded = guardStream(stream, this.limits, (rejection) => this.backend.guardRejected(rejection))
+    const client = this.aedes.handle(guarded, req)
+    interceptInbound(client, (packet) => this.subscriptions.inbound(client, packet))
   }
 
   /** Commands can reach the session's device, or for a gateway every device of its site. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { defaultBrokerLimits, HubBroker, type BrokerBackend, type BrokerLimits } from '../../broker/hub-broker.ts'
+import { RedisAddressRate } from '../../broker/redis-address-rate.ts'
 import { redisStores } from '../../broker/redis-stores.ts'
 
 declare module 'fastify' {
@@ -27,9 +28,15 @@ export interface BrokerPluginOptions {
  * closes and before the batcher, the last-seen writer and the database (onClose, in reverse order of
  * registration). Nothing acknowledged is lost: a PUBACK follows the commit (docs/ingest.md). */
 export const brokerPlugin = fp(async (app, opts: BrokerPluginOptions) => {
-  const { config } = app
-  // With REDIS_URL, Aedes routes and keeps its sessions in Redis, shared with every hub process.
+  const { config, redis } = app
+  // With REDIS_URL, Aedes routes and keeps its sessions in Redis, shared with every hub process, and the
+  // per-address connection rate is one bucket for all of them, on the shared command connection.
   const stores = config.redisUrl === null ? null : await redisStores(config.redisUrl, app.installationId, app.redisError)
+  const connectRate = redis === null
+    ? null
+    : new RedisAddressRate(redis, app.installationId, (err) => {
+      app.log.warn({ err: err.message }, 'connection rate: Redis unavailable; each process decides new connections from its own budget until it answers')
+    })
   const broker = await HubBroker.create(deviceSessionsOf(app), {
     ...defaultBrokerLimits,
     publishRatePerDevice: config.devicePublishRate,
@@ -37,7 +44,7 @@ export const brokerPlugin = fp(async (app, opts: BrokerPluginOptions) => {
     connectRatePerIp: config.connectRatePerIp,
     maxPacketBytes: config.mqttMaxFrameBytes,
     ...opts.limits
-  }, stores)
+  }, { stores, connectRate })
   app.decorate('broker', broker)
   app.decorate('sendToDevice', (topic: string, payload: string, dup = false) => new Promise<void>((resolve, reject) => {
     broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup }, (err) => err === undefined || err === null ? resolve() : reject(err))
