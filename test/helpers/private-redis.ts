@@ -9,11 +9,12 @@ export const skipPrivateRedis = spawnSync('redis-server', ['--version']).status 
   ? false
   : 'the redis-server binary is not installed (apt-get install redis-server)'
 
-/** A redis-server of the test's own on a free port (never the shared one, which other tests use),
- * answering PING. `server` is its process, to signal by pid: SIGSTOP makes Redis slow (connections stay
- * open, nothing answers), SIGKILL makes it gone. Killed at teardown. */
-export async function startPrivateRedis (t: Teardown): Promise<{ url: string, server: ChildProcess }> {
-  const port = await freePort()
+/** A redis-server of the test's own on a free port (never the shared one, which other tests use), or on
+ * `port` (to start it again where a hub expects it), answering PING. `server` is its process, to signal
+ * by pid: SIGSTOP makes Redis slow (connections stay open, nothing answers), SIGKILL makes it gone.
+ * Killed at teardown. The one redis-server starter of the tests (bench/redis-server.ts is the benches'). */
+export async function startPrivateRedis (t: Teardown, port?: number): Promise<{ url: string, port: number, server: ChildProcess }> {
+  port ??= await freePort()
   const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
   t.teardown(() => { if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL') })
   const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
@@ -28,5 +29,5 @@ export async function startPrivateRedis (t: Teardown): Promise<{ url: string, se
     }
   })
   probe.disconnect()
-  return { url: `redis://127.0.0.1:${port}`, server }
+  return { url: `redis://127.0.0.1:${port}`, port, server }
 }

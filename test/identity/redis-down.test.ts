@@ -1,29 +1,20 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { sql } from 'drizzle-orm'
 import mqtt from 'mqtt'
 import { request } from '../helpers/hub-client.ts'
 import { eventually } from '../helpers/eventually.ts'
-import { freePort } from '../helpers/free-port.ts'
+import { startPrivateRedis } from '../helpers/private-redis.ts'
 import { startTestHub } from '../helpers/test-hub.ts'
 
 // RELIABILITY E37: with Redis down, sign-in fails closed with a generic 503 (not 500, not unlimited),
 // tokens are not trusted without the revocation list, and MQTT ingest goes on. A private redis-server on
 // a free port is started and killed; the shared one is never touched.
 t.test('E37: Redis down → login and token checks fail closed with 503; ingest unaffected', async (t) => {
-  const port = await freePort()
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const { url, server: redis } = await startPrivateRedis(t)
   let exited = false
   redis.on('exit', () => { exited = true })
-  t.teardown(() => { if (!exited) redis.kill('SIGKILL') })
-  await eventually('redis-server listening', () => new Promise<boolean>((resolve) => {
-    const s = createServer()
-    s.once('error', () => resolve(true)) // the port is taken: redis is listening
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)))
-  }))
 
-  const hub = await startTestHub(t, { env: { REDIS_URL: `redis://127.0.0.1:${port}` } })
+  const hub = await startTestHub(t, { env: { REDIS_URL: url } })
   const token = await hub.login()
   const { device, credentials } = await hub.createDevice(token)
   const client = await mqtt.connectAsync(hub.mqttUrl, { ...credentials, reconnectPeriod: 0 })

@@ -2,42 +2,21 @@
 // nothing acknowledged is lost or stored twice, the dashboard's stream resynchronizes, and commands
 // issued on one process reach devices on the other once Redis is back. The test runs a Redis server of
 // its own on a free port (never the shared one), kills it by pid and starts it again on that port.
-import { spawn, type ChildProcess } from 'node:child_process'
 import t from 'tap'
-import { Redis } from 'ioredis'
 import { eventually } from '../helpers/eventually.ts'
 import { SseClient } from '../helpers/sse-client.ts'
-import { throwawayDatabase, type Teardown } from '../helpers/test-hub.ts'
-import { freePort } from '../helpers/free-port.ts'
+import { throwawayDatabase } from '../helpers/test-hub.ts'
+import { startPrivateRedis } from '../helpers/private-redis.ts'
 import { connectDevice, skipScale, startHubProcess } from './hub-process.ts'
 import { Qos1Publisher, storedSeqs } from './qos1-publisher.ts'
 
 const DEVICES = 4
 const OUTAGE_MS = 10_000
 
-/** A redis-server of the test's own on `port`, answering PING; killed at teardown. */
-async function startRedis (t: Teardown, port: number): Promise<ChildProcess> {
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  t.teardown(() => { if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL') })
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  probe.on('error', () => {})
-  await eventually('redis-server answering', async () => {
-    try {
-      if (probe.status !== 'ready') await probe.connect()
-      return await probe.ping() === 'PONG'
-    } catch {
-      probe.disconnect()
-      return false
-    }
-  })
-  probe.disconnect()
-  return server
-}
-
 t.test('Redis killed for 10 s under QoS 1 load', { skip: skipScale }, async (t) => {
-  const port = await freePort()
-  let redis = await startRedis(t, port)
-  const env = { DATABASE_URL: await throwawayDatabase(t), REDIS_URL: `redis://127.0.0.1:${port}` }
+  const first = await startPrivateRedis(t)
+  let redis = first.server
+  const env = { DATABASE_URL: await throwawayDatabase(t), REDIS_URL: first.url }
   const a = await startHubProcess(t, env)
   const b = await startHubProcess(t, env)
   const token = await a.login()
@@ -67,7 +46,7 @@ t.test('Redis killed for 10 s under QoS 1 load', { skip: skipScale }, async (t) 
   await eventually('ingest going on through the outage', () => Date.now() - down >= OUTAGE_MS && publishers.every((p, i) => p.acked.size >= atKill[i] + 3), { timeoutMs: 120_000 })
   // A stream cannot check its session's revocation without Redis: it is closed (fail closed).
   await sse.ended
-  redis = await startRedis(t, port)
+  redis = (await startPrivateRedis(t, first.port)).server
 
   // The dashboard reconnects with its last event id and is told to resync (events were missed).
   const ticket = await eventually('a stream ticket again', async () => {
