@@ -1,5 +1,6 @@
 // The operations console in real Chromium against a real hub: URLs per view (deep links, Back), English
 // and Myanmar, the stale state when the stream is down, the phone layout, operations with live progress.
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import mqtt from 'mqtt'
 import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core'
@@ -89,6 +90,26 @@ t.test('the console', async t => {
     await page.goto(hub.httpUrl + '/?tag=pumps')
     await page.locator('fleet-table .count', { hasText: '8 of 25 devices' }).waitFor()
     t.pass('the fleet\'s filters come from the URL')
+    t.same(problems.list, [], 'no console error')
+  })
+
+  t.test('the fleet sorted by a column both ways, and the filtered list exported as CSV', async t => {
+    const { page, problems } = await newPage(browser)
+    await signIn(page, hub, '/?tag=pumps')
+    await page.locator('fleet-table .count', { hasText: '8 of 25 devices' }).waitFor()
+    const names = async () => await page.locator('fleet-table [data-device-id] [data-col=name]').allTextContents()
+    const pumps = Array.from({ length: 24 }, (_, i) => i).filter((i) => i % 3 === 0).map((i) => `Meter ${String(i + 1).padStart(2, '0')}`)
+    await page.locator('fleet-table [data-sort=name]').click()
+    await eventually('rows by name, A to Z', async () => JSON.stringify((await names()).map((n) => n.trim())) === JSON.stringify(pumps))
+    t.match(page.url(), /sort=name/, 'the sort is in the URL')
+    await page.locator('fleet-table [data-sort=name]').click()
+    await eventually('rows by name, Z to A', async () => JSON.stringify((await names()).map((n) => n.trim())) === JSON.stringify([...pumps].reverse()))
+    t.match(page.url(), /dir=desc/, 'and its direction')
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('fleet-table [data-export]').click()])
+    const csv = readFileSync(await download.path(), 'utf8')
+    const lines = csv.replace(/^\ufeff/, '').trimEnd().split('\r\n')
+    t.match(lines[0], /^id,name,status,/, 'a header line')
+    t.same(lines.slice(1).map((l) => l.split(',')[1]), [...pumps].reverse(), 'the filtered devices, in the order shown')
     t.same(problems.list, [], 'no console error')
   })
 
