@@ -12,6 +12,7 @@ import postgres from 'postgres'
 import { MigrationError } from '../errors.ts'
 import * as schema from './schema/index.ts'
 import { resultRows } from './sql-values.ts'
+import { HotStatements, preparingHotStatements } from './hot-statements.ts'
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 export type DatabaseDriver = 'pglite' | 'postgres'
@@ -64,8 +65,10 @@ async function openPglite (location: string): Promise<MigratableDatabase> {
 }
 
 function openPostgres (url: string, poolSize: number): MigratableDatabase {
-  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 10 })
-  const db = drizzlePostgres({ client, schema, casing: 'snake_case' })
+  // Every execution planned with its own parameters, prepared or not (server/db/hot-statements.ts): the
+  // partitioned tables' time ranges prune partitions at planning, as unprepared statements always did.
+  const client = postgres(url, { max: poolSize, onnotice: () => {}, connect_timeout: 10, connection: { plan_cache_mode: 'force_custom_plan' } })
+  const db = drizzlePostgres({ client: preparingHotStatements(client, new HotStatements()), schema, casing: 'snake_case' })
   return {
     db: db as unknown as Db,
     driver: 'postgres',
