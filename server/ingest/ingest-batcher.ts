@@ -51,7 +51,7 @@ export class IngestBatcher {
   write (work: IngestWork): Promise<void> {
     if (this.closed) return Promise.reject(new Error('ingest is closed'))
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...work, resolve, reject })
+      this.queue.push({ telemetry: work.telemetry, quarantine: work.quarantine, resolve, reject })
       this.queuedRows += work.telemetry.length + work.quarantine.length
       this.schedule()
     })
@@ -75,25 +75,26 @@ export class IngestBatcher {
     })
   }
 
-  private takeBatch (): Pending[] {
-    const batch: Pending[] = []
+  /** The next batch, its rows gathered (plain loops and one splice: this runs for every message). */
+  private takeBatch (): { batch: Pending[], telemetryRows: NewTelemetryRow[], quarantineRows: NewQuarantineRow[] } {
+    const telemetryRows: NewTelemetryRow[] = []
+    const quarantineRows: NewQuarantineRow[] = []
     let rows = 0
-    while (this.queue.length > 0) {
-      const next = this.queue[0]
+    let taken = 0
+    for (; taken < this.queue.length; taken++) {
+      const next = this.queue[taken]
       const size = next.telemetry.length + next.quarantine.length
-      if (batch.length > 0 && rows + size > this.options.maxBatchRows) break
-      batch.push(next)
-      this.queue.shift()
+      if (taken > 0 && rows + size > this.options.maxBatchRows) break
+      for (const row of next.telemetry) telemetryRows.push(row)
+      for (const row of next.quarantine) quarantineRows.push(row)
       rows += size
     }
     this.queuedRows -= rows
-    return batch
+    return { batch: this.queue.splice(0, taken), telemetryRows, quarantineRows }
   }
 
   private flush (): void {
-    const batch = this.takeBatch()
-    const telemetryRows = batch.flatMap((p) => p.telemetry)
-    const quarantineRows = batch.flatMap((p) => p.quarantine)
+    const { batch, telemetryRows, quarantineRows } = this.takeBatch()
     const started = process.hrtime.bigint()
     this.inFlight++
     this.commit(telemetryRows, quarantineRows).then(() => {
