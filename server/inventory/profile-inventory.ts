@@ -2,7 +2,7 @@ import { and, eq, isNull, ne, or, sql } from 'drizzle-orm'
 import type { NotificationOperation } from '../../esim/pending-notification.ts'
 import type { Database } from '../db/database.ts'
 import { devices, profiles, type CommandRow, type ProfileRow, type ProfileState } from '../db/schema/index.ts'
-import { resultRows, textArray } from '../db/sql-values.ts'
+import { bigintArray, resultRows, textArray } from '../db/sql-values.ts'
 import { unnestInsert, type UnnestColumn } from '../db/unnest-insert.ts'
 import type { Tx } from '../repositories/euicc-repository.ts'
 import type { OperatorDirectory } from './operator-directory.ts'
@@ -95,10 +95,22 @@ export class ProfileInventory {
       where profiles.seq_number is null or profiles.seq_number < excluded.seq_number
       returning *`))
     const changed = resultRows<Record<string, unknown>>(result).map(toProfileRow)
-    for (const s of states.filter((s) => s.state === 'enabled').sort((a, b) => a.seqNumber - b.seqNumber)) {
-      changed.push(...await this.disableOthers(tx, s.eid, s.iccid, { seqNumber: s.seqNumber }))
-    }
+    for (const round of enableRounds(states)) changed.push(...await this.disableOthersByNotification(tx, round))
     return changed
+  }
+
+  /** `disableOthers` for a round of notified enables on distinct eUICCs, in one statement (an enable
+   * touches only its own eUICC's rows, so the rounds keep each eUICC's seqNumber order). */
+  private async disableOthersByNotification (tx: Tx, round: ReadonlyArray<{ eid: string, iccid: string, seqNumber: number }>): Promise<ProfileRow[]> {
+    const result = await tx.execute<Record<string, unknown>>(sql`
+      update profiles set state = 'disabled', seq_number = e.enabled_seq, cause = e.implicit_cause, changed_at = now(),
+        conflict = ${notificationConflict(sql`'disabled'`)}
+      from unnest(${textArray(round.map((r) => r.eid))}, ${textArray(round.map((r) => r.iccid))}, ${bigintArray(round.map((r) => r.seqNumber))},
+        ${textArray(round.map((r) => cause.implicit(r.iccid, r.seqNumber)))}) as e(enabled_eid, enabled_iccid, enabled_seq, implicit_cause)
+      where profiles.eid = e.enabled_eid and profiles.state = 'enabled' and profiles.iccid <> e.enabled_iccid
+        and (profiles.seq_number is null or profiles.seq_number < e.enabled_seq)
+      returning profiles.*`)
+    return resultRows<Record<string, unknown>>(result).map(toProfileRow)
   }
 
   /** Reconciles a device's `inventory` report, in a transaction of its own. Refused (nothing changes) when
@@ -229,4 +241,23 @@ function latestPerProfile<T extends { eid: string, iccid: string, seqNumber: num
     if (current === undefined || current.seqNumber < s.seqNumber) latest.set(key, s)
   }
   return [...latest.values()]
+}
+
+/** The enables among `states`, in rounds: round k holds each eUICC's k-th enable by seqNumber, so one
+ * statement per round applies them in each eUICC's order (a batch of many eUICCs takes a few statements,
+ * not one per enable). */
+export function enableRounds<T extends { eid: string, state: string, seqNumber: number }> (states: readonly T[]): T[][] {
+  const perEuicc = new Map<string, T[]>()
+  for (const s of states) {
+    if (s.state !== 'enabled') continue
+    const list = perEuicc.get(s.eid)
+    if (list === undefined) perEuicc.set(s.eid, [s])
+    else list.push(s)
+  }
+  const rounds: T[][] = []
+  for (const list of perEuicc.values()) {
+    list.sort((a, b) => a.seqNumber - b.seqNumber)
+    for (const [k, s] of list.entries()) (rounds[k] ??= []).push(s)
+  }
+  return rounds
 }
