@@ -99,8 +99,9 @@ export class ProfileInventory {
     return changed
   }
 
-  /** `disableOthers` for a round of notified enables on distinct eUICCs, in one statement (an enable
-   * touches only its own eUICC's rows, so the rounds keep each eUICC's seqNumber order). */
+  /** The implicit disable of notified enables, for a round of them on distinct eUICCs in one statement:
+   * only rows older than the enable's seqNumber, which they then take (and the conflict rule). An enable
+   * touches only its own eUICC's rows, so the rounds keep each eUICC's seqNumber order. */
   private async disableOthersByNotification (tx: Tx, round: ReadonlyArray<{ eid: string, iccid: string, seqNumber: number }>): Promise<ProfileRow[]> {
     const result = await tx.execute<Record<string, unknown>>(sql`
       update profiles set state = 'disabled', seq_number = e.enabled_seq, cause = e.implicit_cause, changed_at = now(),
@@ -136,7 +137,7 @@ export class ProfileInventory {
     }
     switch (row.op) {
       case 'enable': {
-        const others = await this.disableOthers(tx, eid, row.iccid as string, { commandCause, at: now })
+        const others = await this.disableOthersByCommand(tx, eid, row.iccid as string, commandCause, now)
         return [...others, ...await upsert(row.iccid as string, 'enabled')]
       }
       case 'disable': return await upsert(row.iccid as string, 'disabled')
@@ -159,17 +160,11 @@ export class ProfileInventory {
     }
   }
 
-  /** The one implicit disable: the profiles enabled on `eid` other than `enabledIccid` become disabled.
-   * By a notification: only rows older than its seqNumber, which the row then takes (and the conflict
-   * rule); by a command: whatever was enabled (cause `… (implicit)`). */
-  private async disableOthers (tx: Tx, eid: string, enabledIccid: string, by: { seqNumber: number } | { commandCause: string, at: Date }): Promise<ProfileRow[]> {
-    const others = and(eq(profiles.eid, eid), eq(profiles.state, 'enabled'), ne(profiles.iccid, enabledIccid))
-    if ('commandCause' in by) {
-      return await tx.update(profiles).set({ state: 'disabled', cause: cause.commandImplicit(by.commandCause), changedAt: by.at }).where(others).returning()
-    }
-    return await tx.update(profiles)
-      .set({ state: 'disabled', seqNumber: by.seqNumber, cause: cause.implicit(enabledIccid, by.seqNumber), changedAt: sql`now()`, conflict: notificationConflict(sql`'disabled'`) })
-      .where(and(others, sql`(${profiles.seqNumber} is null or ${profiles.seqNumber} < ${by.seqNumber})`)).returning()
+  /** The implicit disable of a command's enable: whatever else was enabled on `eid` becomes disabled
+   * (cause `… (implicit)`). A notified enable's is `disableOthersByNotification`. */
+  private async disableOthersByCommand (tx: Tx, eid: string, enabledIccid: string, commandCause: string, at: Date): Promise<ProfileRow[]> {
+    return await tx.update(profiles).set({ state: 'disabled', cause: cause.commandImplicit(commandCause), changedAt: at })
+      .where(and(eq(profiles.eid, eid), eq(profiles.state, 'enabled'), ne(profiles.iccid, enabledIccid))).returning()
   }
 
   /** A report is the device's truth over what commands (and earlier reports) set: such a profile takes the
