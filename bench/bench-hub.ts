@@ -1,4 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pino from 'pino'
 import postgres from 'postgres'
 import { loadConfig } from '../server/config.ts'
@@ -15,7 +18,7 @@ export interface BenchHub {
   hub: Hub
   /** The default tenant, which the bench's devices belong to. */
   tenantId: string
-  /** The hub's database URL (`pglite://memory`, or the throwaway database on the server). */
+  /** The hub's database URL (`pglite://memory`, a temporary data directory, or the throwaway database on the server). */
   databaseUrl: string
   /** Creates a device in the default tenant, straight through the repository. */
   createDevice (input: { name: string, eid?: string }): Promise<BenchDevice>
@@ -83,10 +86,19 @@ export async function postgresUnreachable (url: string): Promise<string | undefi
   }
 }
 
+/** A throwaway embedded database in a new temporary data directory, as `npm start` runs PGlite (its
+ * files on disk, not in the process's memory as `pglite://memory` keeps them). */
+async function throwawayPgliteDirectory (): Promise<{ url: string, drop: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'hub-bench-pglite-'))
+  return { url: 'pglite://' + dir, drop: async () => { await rm(dir, { recursive: true, force: true }) } }
+}
+
 /** A hub for a benchmark: free ports, a throwaway database (PGlite, or a fresh one on `serverUrl`,
- * DATABASE_URL's server unless given), logs at error, the limits of BENCH_LIMITS unless `env` sets them. */
-export async function startBenchHub (env: Record<string, string> = {}, serverUrl: string | undefined = process.env.DATABASE_URL): Promise<BenchHub> {
-  const database = await createThrowawayDatabase(serverUrl)
+ * DATABASE_URL's server unless given; `pglite: 'directory'` puts PGlite's files in a temporary data
+ * directory instead of memory), logs at error, the limits of BENCH_LIMITS unless `env` sets them. */
+export async function startBenchHub (env: Record<string, string> = {}, serverUrl: string | undefined = process.env.DATABASE_URL, options: { pglite?: 'memory' | 'directory' } = {}): Promise<BenchHub> {
+  const embedded = serverUrl === undefined || serverUrl === '' || serverUrl.startsWith('pglite://')
+  const database = embedded && options.pglite === 'directory' ? await throwawayPgliteDirectory() : await createThrowawayDatabase(serverUrl)
   const config = loadConfig({
     HUB_HOST: '127.0.0.1',
     HUB_HTTP_PORT: '0',
