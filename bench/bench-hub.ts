@@ -8,6 +8,7 @@ import { loadConfig } from '../server/config.ts'
 import type { Db } from '../server/db/database.ts'
 import { devices as devicesTable } from '../server/db/schema/index.ts'
 import { createThrowawayDatabase } from '../test/helpers/throwaway-database.ts'
+import { PGLITE_STORAGE } from './pglite-storage.ts'
 import { startHub, type Hub } from '../server/hub.ts'
 import { DeviceRepository, hashDeviceSecret } from '../server/repositories/device-repository.ts'
 import { DEFAULT_TENANT, UserRepository } from '../server/repositories/user-repository.ts'
@@ -86,19 +87,18 @@ export async function postgresUnreachable (url: string): Promise<string | undefi
   }
 }
 
-/** A throwaway embedded database in a new temporary data directory, as `npm start` runs PGlite (its
- * files on disk, not in the process's memory as `pglite://memory` keeps them). */
+/** A throwaway embedded database in a new temporary data directory. */
 async function throwawayPgliteDirectory (): Promise<{ url: string, drop: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'hub-bench-pglite-'))
   return { url: 'pglite://' + dir, drop: async () => { await rm(dir, { recursive: true, force: true }) } }
 }
 
 /** A hub for a benchmark: free ports, a throwaway database (PGlite, or a fresh one on `serverUrl`,
- * DATABASE_URL's server unless given; `pglite: 'directory'` puts PGlite's files in a temporary data
- * directory instead of memory), logs at error, the limits of BENCH_LIMITS unless `env` sets them. */
-export async function startBenchHub (env: Record<string, string> = {}, serverUrl: string | undefined = process.env.DATABASE_URL, options: { pglite?: 'memory' | 'directory' } = {}): Promise<BenchHub> {
+ * DATABASE_URL's server unless given; PGlite where PGLITE_STORAGE says), logs at error, the limits of
+ * BENCH_LIMITS unless `env` sets them. */
+export async function startBenchHub (env: Record<string, string> = {}, serverUrl: string | undefined = process.env.DATABASE_URL): Promise<BenchHub> {
   const embedded = serverUrl === undefined || serverUrl === '' || serverUrl.startsWith('pglite://')
-  const database = embedded && options.pglite === 'directory' ? await throwawayPgliteDirectory() : await createThrowawayDatabase(serverUrl)
+  const database = embedded && PGLITE_STORAGE === 'directory' ? await throwawayPgliteDirectory() : await createThrowawayDatabase(serverUrl)
   const config = loadConfig({
     HUB_HOST: '127.0.0.1',
     HUB_HTTP_PORT: '0',

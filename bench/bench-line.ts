@@ -1,4 +1,5 @@
 import { cpus, loadavg } from 'node:os'
+import { PGLITE_STORAGE } from './pglite-storage.ts'
 
 /** The one JSON line a bench prints. Every target is a check: a figure against a reference measured in
  * the same run (`ratio` = figure / reference, `target` the least ratio allowed), or a figure against a
@@ -46,5 +47,6 @@ export function printLine (bench: string, details: Record<string, unknown>, chec
   const missing = checks.filter((c) => 'missing' in c).map((c) => c.metric)
   const list = cpus()
   const run = { at: new Date().toISOString(), machine: `${list[0]?.model.trim() ?? 'unknown CPU'} × ${list.length}`, node: process.version, loadAverage: Number(loadavg()[0].toFixed(2)) }
-  console.log(JSON.stringify({ bench, ...details, checks, pass: measured.length > 0 && measured.every((c) => c.pass), ...(missing.length > 0 ? { missing } : {}), ...run }))
+  const storage = details.database === 'pglite' ? { pgliteStorage: PGLITE_STORAGE } : {}
+  console.log(JSON.stringify({ bench, ...details, ...storage, checks, pass: measured.length > 0 && measured.every((c) => c.pass), ...(missing.length > 0 ? { missing } : {}), ...run }))
 }

@@ -31,11 +31,6 @@ const CONNECT_RATE_PER_IP = process.env.BENCH_CONNECT_RATE_PER_IP ?? '50'
  * (to find what a connection costs; the memory figures of such a run are not comparable). */
 const HEAP_SNAPSHOTS = process.env.BENCH_HEAP_SNAPSHOTS
 const BUDGET_BYTES = 15 * 1024
-/** Where the embedded database keeps its files: `directory` (a temporary data directory, as `npm start`
- * runs it) unless BENCH_PGLITE_STORAGE=memory. In memory, the rows the connections write (their devices'
- * last-seen times, their samples) and the WAL stay in the process as buffers and are counted per
- * connection, though they are the database's data, not a connection's state. */
-const PGLITE_STORAGE = process.env.BENCH_PGLITE_STORAGE === 'memory' ? 'memory' : 'directory'
 
 /** The embedded database's WebAssembly memory (part of the hub's RSS, outside the V8 heap), or 0. */
 const wasmBytes = (bench: BenchHub): number => {
@@ -62,7 +57,7 @@ if (databases.length > 1) {
 }
 
 async function once (serverUrl: string | undefined): Promise<void> {
-  const bench = await startBenchHub({ HUB_CONNECT_RATE_PER_IP: CONNECT_RATE_PER_IP, HUB_DEVICE_PUBLISH_RATE: '50', HUB_DEVICE_PUBLISH_BURST: '200' }, serverUrl, { pglite: PGLITE_STORAGE })
+  const bench = await startBenchHub({ HUB_CONNECT_RATE_PER_IP: CONNECT_RATE_PER_IP, HUB_DEVICE_PUBLISH_RATE: '50', HUB_DEVICE_PUBLISH_BURST: '200' }, serverUrl)
   let children: ChildProcess[] = []
   const forked: ChildProcess[] = []
   try {
@@ -104,7 +99,6 @@ async function once (serverUrl: string | undefined): Promise<void> {
     const livePerConnection = per('heapUsed') + per('external')
     printLine('connections', {
       database: bench.hub.database.driver,
-      ...(bench.hub.database.driver === 'pglite' ? { pgliteStorage: PGLITE_STORAGE } : {}),
       target: TARGET,
       connected,
       failed: results.reduce((n, r) => n + r.failed, 0),

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { maintainPartitions, partitionedTables } from '../telemetry/partition-maintenance.ts'
-import { rollUpAll, rollupDefaults } from '../telemetry/rollup-job.ts'
+import { rollUpAll, rollupOptionsFor } from '../telemetry/rollup-job.ts'
 
 export interface TelemetryMaintenanceOptions {
   /** How often the rollup job runs (ms; default 5000). */
@@ -35,7 +35,9 @@ export const telemetryMaintenancePlugin = fp(async (app, opts: TelemetryMaintena
     const report = await maintainPartitions(database, tables)
     if (report.created.length + report.dropped.length + report.moved + report.deleted > 0) app.log.info(report, 'telemetry partitions maintained')
   })
-  every(opts.rollupMs ?? 5000, 'rollup', () => rollUpAll(database, rollupDefaults, 50))
+  // At most a million rows a tick, whatever the run's size; the rest waits for the next tick.
+  const rollup = rollupOptionsFor(database.driver)
+  every(opts.rollupMs ?? 5000, 'rollup', () => rollUpAll(database, rollup, Math.ceil(1_000_000 / rollup.batchRows)))
   app.addHook('onReady', async () => { partitions() })
   app.addHook('onClose', async () => {
     closed = true
