@@ -19,7 +19,10 @@ export interface NotificationFields {
 
 /** What the pipeline needs before it reads the database: the hash it deduplicates by and the EID the
  * notification's own certificate names (verified or not), which binds an ES9+ notification to a device. */
-export interface Inspection { sha256: string, claimedEid: string | null }
+/** What the pipeline reads for a notification before its batch is verified: its hash, the EID its
+ * certificate names, and whether it is an installation result (which carries no certificate, so the one
+ * the hub holds for the device is needed: only those are read and sent to the workers). */
+export interface Inspection { sha256: string, claimedEid: string | null, needsHeldCertificate: boolean }
 
 /** One notification to verify, with what the database said about its device. */
 export interface CheckInput {
@@ -63,7 +66,8 @@ export class CheckerState {
 }
 
 export function inspect (der: Uint8Array): Inspection {
-  return { sha256: createHash('sha256').update(der).digest('hex'), claimedEid: claimedEid(decodeQuietly(der)) }
+  const notification = decodeQuietly(der)
+  return { sha256: createHash('sha256').update(der).digest('hex'), claimedEid: claimedEid(notification), needsHeldCertificate: notification?.kind === 'installation-result' }
 }
 
 export function check (state: CheckerState, sets: readonly AnchorSet[], input: CheckInput): Verdict {

@@ -1,5 +1,5 @@
 import type { NotificationEffect } from '../inventory/profile-inventory.ts'
-import type { Verdict } from './notification-check.ts'
+import type { Inspection, Verdict } from './notification-check.ts'
 import type { NotificationRecord, NotificationStore } from './notification-store.ts'
 
 /** The outcome of each notification of a batch, from its verdict and what the database holds: pure. */
@@ -21,7 +21,7 @@ export interface Job {
   device: NotificationDevice | null
   inboxId: number | null
   /** The pool's inspection, started when the job arrived. */
-  inspection: Promise<{ sha256: string, claimedEid: string | null }>
+  inspection: Promise<Inspection>
   /** Set from the inspection when the job's batch is prepared. */
   sha256: string
   resolve (outcome: NotificationOutcome): void

@@ -166,20 +166,33 @@ export class NotificationPipeline {
     for (const [i, job] of jobs.entries()) job.sha256 = inspections[i].sha256
     const claimed = inspections.map((inspection) => inspection.claimedEid)
     const claimedEids = [...new Set(claimed.flatMap((eid) => eid === null ? [] : [eid]))]
-    const [owners, existing] = await Promise.all([
+    // One round trip in the common case: over MQTT the sender is known before anything is read, so its
+    // context is read with the owners and the stored hashes; only ES9+ notifications bound through their
+    // EID need a second read. Held certificates only for the installation results, which carry none.
+    const senders = [...new Set(jobs.flatMap((job) => job.device === null ? [] : [job.device.id]))]
+    const [owners, existing, contexts] = await Promise.all([
       this.store.devicesByEid(claimedEids),
-      this.store.existing(jobs.map((j) => j.sha256))
+      this.store.existing(jobs.map((j) => j.sha256)),
+      this.store.deviceContexts(senders)
     ])
     const bound = jobs.map((job, i) => job.device ?? (claimed[i] === null ? null : owners.get(claimed[i] as string) ?? null))
-    const contexts = await this.store.deviceContexts([...new Set(bound.flatMap((d) => d === null ? [] : [d.id]))])
+    const unread = [...new Set(bound.flatMap((d) => d === null || contexts.has(d.id) ? [] : [d.id]))]
+    for (const [id, context] of await this.store.deviceContexts(unread)) contexts.set(id, context)
     for (const c of contexts.values()) if (c.eid !== null && !owners.has(c.eid)) owners.set(c.eid, { id: c.id, tenantId: c.tenantId })
+    const contextOf = (i: number): DeviceContext | null => bound[i] === null ? null : contexts.get((bound[i] as NotificationDevice).id) ?? null
     const contextEids = [...contexts.values()].flatMap((c) => c.eid === null ? [] : [c.eid])
-    const held = await this.certificates.held(contextEids)
+    const heldEids = [...new Set(jobs.flatMap((_, i) => {
+      const eid = contextOf(i)?.eid ?? null
+      return inspections[i].needsHeldCertificate && eid !== null ? [eid] : []
+    }))]
+    const held = await this.certificates.held(heldEids)
     const sets: AnchorSet[] = []
     const setAt = new Map<string, number>()
     const inputs = jobs.map((job, i) => {
-      const context = bound[i] === null ? null : contexts.get((bound[i] as NotificationDevice).id) ?? null
-      return this.input(job, context, context?.eid === null || context === null ? null : held.get(context.eid) ?? null, this.anchorSet(bound[i]?.tenantId ?? null, sets, setAt))
+      const context = contextOf(i)
+      const eid = context?.eid ?? null
+      const known = inspections[i].needsHeldCertificate && eid !== null ? held.get(eid) ?? null : null
+      return this.input(job, context, known, this.anchorSet(bound[i]?.tenantId ?? null, sets, setAt))
     })
     const verdicts = await this.pool.check(sets, inputs)
     const decisions = decideBatch({ jobs, verdicts, claimed, bound, owners, existing })

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { eidForPrefix } from '../../esim/eid.ts'
 import { encodeInstallationResult, encodeOtherSignedNotification } from '../../esim/notification-encoder.ts'
 import { verifyNotification } from '../../esim/notification-verifier.ts'
-import { NOTIFICATION_OPERATIONS } from '../../esim/pending-notification.ts'
+import { decodePendingNotification, NOTIFICATION_OPERATIONS } from '../../esim/pending-notification.ts'
 import { createTestCi, createTestPki, generateTestKeyPair, issueEuiccCertificate, type TestCurve } from '../../esim/test-pki.ts'
 import type { AnchorSet, CheckInput, Verdict } from '../../server/notifications/notification-check.ts'
 import { VerifyPool } from '../../server/notifications/verify-pool.ts'
@@ -128,6 +128,12 @@ for (const curve of ['P-256', 'brainpoolP256r1'] as TestCurve[]) {
     }
     t.equal(inspections[0].claimedEid, list[0].expectedEid, 'an other-signed notification claims its certificate\'s EID')
     t.equal(inspections.at(-2)?.claimedEid, null, 'a malformed one claims none')
+    // Only installation results need the certificate the hub holds (the pipeline reads and sends no other).
+    for (const [i, c] of list.entries()) {
+      const decoded = (() => { try { return decodePendingNotification(c.der).kind } catch { return null } })()
+      t.equal(inspections[i].needsHeldCertificate, decoded === 'installation-result', `${c.name}: needs the held certificate only if an installation result`)
+    }
+    t.ok(inspections.some((x) => x.needsHeldCertificate) && inspections.some((x) => !x.needsHeldCertificate), 'the cases hold both kinds')
     t.equal(pool.restarts, 0)
   })
 }
