@@ -32,6 +32,7 @@ import { redisPlugin } from './plugins/redis.ts'
 import { repositoriesPlugin } from './plugins/repositories.ts'
 import { swaggerPlugin } from './plugins/swagger.ts'
 import { telemetryMaintenancePlugin, type TelemetryMaintenanceOptions } from './plugins/telemetry-maintenance.ts'
+import { embeddedUpkeepPlugin, type EmbeddedUpkeepOptions } from './plugins/embedded-upkeep.ts'
 import { trustStorePlugin } from './plugins/trust-store.ts'
 import { apiRoutes } from './routes/api.ts'
 import { es9plusRoutes } from './routes/es9plus-routes.ts'
@@ -53,6 +54,8 @@ export interface HubOptions {
   alerts?: AlertsOptions
   /** Rollup and partition upkeep intervals (server/plugins/telemetry-maintenance.ts). */
   telemetry?: TelemetryMaintenanceOptions
+  /** The embedded database's vacuum and analyze (PGlite only). */
+  upkeep?: EmbeddedUpkeepOptions
 }
 
 /** The hub as one plugin tree (docs/architecture.md "The plugin tree"). Registration order is dependency
@@ -87,6 +90,7 @@ export const hub: FastifyPluginAsync<{ config: HubConfig, options: HubOptions }>
   await app.register(commandsPlugin, options.commands ?? {})
   await app.register(deviceIngestPlugin, options.ingest ?? {})
   await app.register(telemetryMaintenancePlugin, options.telemetry ?? {})
+  await app.register(embeddedUpkeepPlugin, options.upkeep ?? {})
   await app.register(deviceSessionsPlugin, { denialDigestMs: options.denialDigestMs })
   await app.register(eventStreamPlugin)
   await app.register(alertsPlugin, options.alerts ?? {})
