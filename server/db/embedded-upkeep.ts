@@ -11,16 +11,17 @@ export interface UpkeepStep { table: string, vacuum: boolean, analyze: boolean }
 /** The tables (partitions included, partitioned parents left out: they hold no rows) that autovacuum would
  * take up now, from the database's own counters (`pg_stat_user_tables`). */
 export async function dueTables (database: Database, thresholds = UPKEEP_THRESHOLDS): Promise<UpkeepStep[]> {
-  const rows = await database.rows<{ table: string, vacuum: boolean, analyze: boolean }>(sql`
-    select quote_ident(s.schemaname) || '.' || quote_ident(s.relname) as table,
-      s.n_dead_tup > ${thresholds.vacuumBase} + ${thresholds.vacuumScale}::float8 * s.n_live_tup as vacuum,
-      s.n_mod_since_analyze > ${thresholds.analyzeBase} + ${thresholds.analyzeScale}::float8 * s.n_live_tup as analyze
-    from pg_stat_user_tables s join pg_class c on c.oid = s.relid
-    where c.relkind = 'r'
-      and (s.n_dead_tup > ${thresholds.vacuumBase} + ${thresholds.vacuumScale}::float8 * s.n_live_tup
-        or s.n_mod_since_analyze > ${thresholds.analyzeBase} + ${thresholds.analyzeScale}::float8 * s.n_live_tup)
-    order by s.n_dead_tup + s.n_mod_since_analyze desc`)
-  return rows
+  return await database.rows<UpkeepStep>(sql`
+    select "table", "vacuum", "analyze" from (
+      select quote_ident(s.schemaname) || '.' || quote_ident(s.relname) as "table",
+        s.n_dead_tup > ${thresholds.vacuumBase} + ${thresholds.vacuumScale}::float8 * s.n_live_tup as "vacuum",
+        s.n_mod_since_analyze > ${thresholds.analyzeBase} + ${thresholds.analyzeScale}::float8 * s.n_live_tup as "analyze",
+        s.n_dead_tup + s.n_mod_since_analyze as behind
+      from pg_stat_user_tables s join pg_class c on c.oid = s.relid
+      where c.relkind = 'r'
+    ) t
+    where "vacuum" or "analyze"
+    order by behind desc`)
 }
 
 /** One pass of the upkeep that autovacuum does on a Postgres server and that PGlite never runs (it is
