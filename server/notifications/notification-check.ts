@@ -17,11 +17,10 @@ export interface NotificationFields {
   result: Record<string, unknown> | null
 }
 
-/** What the pipeline needs before it reads the database: the hash it deduplicates by and the EID the
- * notification's own certificate names (verified or not), which binds an ES9+ notification to a device. */
-/** What the pipeline reads for a notification before its batch is verified: its hash, the EID its
- * certificate names, and whether it is an installation result (which carries no certificate, so the one
- * the hub holds for the device is needed: only those are read and sent to the workers). */
+/** What the pipeline needs before it reads the database: the hash it deduplicates by, the EID the
+ * notification's own certificate names (verified or not), which binds an ES9+ notification to a device,
+ * and whether it is an installation result, which carries no certificate and so needs the one the hub
+ * holds for the device (only those are read, and sent to the workers). */
 export interface Inspection { sha256: string, claimedEid: string | null, needsHeldCertificate: boolean }
 
 /** One notification to verify, with what the database said about its device. */
