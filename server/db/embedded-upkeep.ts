@@ -9,13 +9,16 @@ export const UPKEEP_THRESHOLDS = { vacuumBase: 50, vacuumScale: 0.2, analyzeBase
 export interface UpkeepStep { table: string, vacuum: boolean, analyze: boolean }
 
 /** The tables (partitions included, partitioned parents left out: they hold no rows) that autovacuum would
- * take up now, from the database's own counters (`pg_stat_user_tables`). */
+ * take up now, from the database's own counters (`pg_stat_user_tables`), and those that hold rows but were
+ * never analyzed: PGlite does not keep those counters across a restart, so rows written before it would
+ * otherwise never count. */
 export async function dueTables (database: Database, thresholds = UPKEEP_THRESHOLDS): Promise<UpkeepStep[]> {
   return await database.rows<UpkeepStep>(sql`
     select "table", "vacuum", "analyze" from (
       select quote_ident(s.schemaname) || '.' || quote_ident(s.relname) as "table",
         s.n_dead_tup > ${thresholds.vacuumBase} + ${thresholds.vacuumScale}::float8 * s.n_live_tup as "vacuum",
-        s.n_mod_since_analyze > ${thresholds.analyzeBase} + ${thresholds.analyzeScale}::float8 * s.n_live_tup as "analyze",
+        s.n_mod_since_analyze > ${thresholds.analyzeBase} + ${thresholds.analyzeScale}::float8 * s.n_live_tup
+          or (c.reltuples < 0 and pg_relation_size(c.oid) > 0) as "analyze",
         s.n_dead_tup + s.n_mod_since_analyze as behind
       from pg_stat_user_tables s join pg_class c on c.oid = s.relid
       where c.relkind = 'r'

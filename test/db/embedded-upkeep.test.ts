@@ -2,6 +2,9 @@
 // where autovacuum never runs, so the hub vacuums and analyzes its tables itself, at autovacuum's
 // thresholds. Both passes of the suite run these on PGlite: on Postgres the server does this itself.
 import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import { openDatabase, type Database } from '../../server/db/database.ts'
 import { dueTables, upkeepOnce } from '../../server/db/embedded-upkeep.ts'
@@ -46,6 +49,23 @@ t.test('a pass vacuums the tables past the dead-row threshold and analyzes those
   t.equal(await dead(database, 'devices'), 0, 'and no dead rows')
   await flushCounters(database)
   t.notOk((await dueTables(database)).some((s) => s.table === 'public.devices'), 'and is not due again')
+})
+
+t.test('after a restart, a table that holds rows but was never analyzed is due (PGlite forgets its counters)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hub-upkeep-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const first = await openDatabase(`pglite://${dir}`)
+  await withDevices(first, 3000)
+  await first.close()
+  const database = await openDatabase(`pglite://${dir}`)
+  t.teardown(() => database.close())
+  await flushCounters(database)
+  const [{ changed }] = await database.rows<{ changed: number }>(sql`select n_mod_since_analyze::int as changed from pg_stat_user_tables where relname = 'devices'`)
+  t.equal(changed, 0, 'the 3,000 inserts are no longer counted')
+  t.match((await dueTables(database)).find((s) => s.table === 'public.devices'), { analyze: true }, 'devices is due all the same')
+  await upkeepOnce(database)
+  t.ok(await statistics(database, 'devices') > 0, 'and is analyzed')
+  t.notOk((await dueTables(database)).some((s) => s.table === 'public.devices'), 'then not due again')
 })
 
 t.test('a hub on PGlite runs the upkeep on its own', async (t) => {
