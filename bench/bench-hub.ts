@@ -97,8 +97,8 @@ async function throwawayPgliteDirectory (): Promise<{ url: string, drop: () => P
  * DATABASE_URL's server unless given; PGlite where PGLITE_STORAGE says), logs at error, the limits of
  * BENCH_LIMITS unless `env` sets them. */
 export async function startBenchHub (env: Record<string, string> = {}, serverUrl: string | undefined = process.env.DATABASE_URL): Promise<BenchHub> {
-  const embedded = serverUrl === undefined || serverUrl === '' || serverUrl.startsWith('pglite://')
-  const database = embedded && PGLITE_STORAGE === 'directory' ? await throwawayPgliteDirectory() : await createThrowawayDatabase(serverUrl)
+  const throwaway = await createThrowawayDatabase(serverUrl)
+  const database = throwaway.url === 'pglite://memory' && PGLITE_STORAGE === 'directory' ? await throwawayPgliteDirectory() : throwaway
   const config = loadConfig({
     HUB_HOST: '127.0.0.1',
     HUB_HTTP_PORT: '0',

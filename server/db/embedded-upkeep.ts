@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises'
 import { sql } from 'drizzle-orm'
 import type { Database } from './database.ts'
 
@@ -38,7 +39,7 @@ export async function upkeepOnce (database: Database, thresholds = UPKEEP_THRESH
   await database.rows(sql`select pg_stat_force_next_flush()`)
   const due = await dueTables(database, thresholds)
   for (const step of due) {
-    await new Promise((resolve) => setImmediate(resolve))
+    await setImmediate()
     await database.rows(sql.raw(step.vacuum ? `vacuum (analyze) ${step.table}` : `analyze ${step.table}`))
   }
   return due

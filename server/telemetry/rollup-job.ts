@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises'
 import { sql, type SQL } from 'drizzle-orm'
 import type { Database } from '../db/database.ts'
 import { ROLLUP_METRICS } from '../db/schema/index.ts'
@@ -114,7 +115,7 @@ export async function rollUpOnce (database: Database, options: RollupOptions = r
 export async function rollUpAll (database: Database, options: RollupOptions = rollupDefaults, maxRuns = Infinity): Promise<number> {
   let total = 0
   for (let run = 0; run < maxRuns; run++) {
-    if (run > 0) await new Promise((resolve) => setImmediate(resolve))
+    if (run > 0) await setImmediate()
     const { rows, more } = await rollUpOnce(database, options)
     total += rows
     if (!more) break
